@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Block:
-    """``media`` gets no new work while every media in ``when`` has at least that many in progress."""
+    """``media`` gets no new work while each media in ``when`` has at least that many in progress."""
 
     media: str
     when: Mapping[str, int]
