@@ -1,0 +1,60 @@
+"""Deterministic ids: derived from data, never from a position (records.md).
+
+An action's id hashes the identity of its source event (its ``EventID``, else tenant + event name
++ time + interaction/agent + how many identical ones came before) with the action's own identity.
+Replay and the Kafka pipeline therefore give the same ids, and a consumer can drop repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def source_identity(event: dict, occurrence: int) -> str:
+    """Identity of a source event; ``occurrence`` counts identical earlier events (no EventID)."""
+    if event.get("EventID"):
+        return "id:" + event["EventID"]
+    subject = event.get("InteractionID") or event.get("AgentID") or ""
+    return f"ev:{event['TenantID']}|{event['Event']}|{event['EventTime']}|{subject}|{occurrence}"
+
+
+def action_id(identity: str, action: dict, repeat: int = 0) -> str:
+    """Hash of the source identity and (Action, Phase, ObjectType, ObjectID, InteractionID, MediaTypeID).
+
+    ``repeat`` separates identical action identities produced by the same source event.
+    """
+    parts = (
+        identity,
+        action["Action"],
+        action.get("Phase") or "",
+        action["ObjectType"],
+        action["ObjectID"],
+        action.get("InteractionID") or "",
+        action.get("MediaTypeID") or "",
+        str(repeat),
+    )
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class IdStamper:
+    """Stamps ``ActionID`` on the actions of one source event, separating identical ones."""
+
+    __slots__ = ("identity", "_seen")
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self._seen: dict[tuple, int] = {}
+
+    def stamp(self, action: dict) -> dict:
+        key = (
+            action["Action"],
+            action.get("Phase"),
+            action["ObjectType"],
+            action["ObjectID"],
+            action.get("InteractionID"),
+            action.get("MediaTypeID"),
+        )
+        n = self._seen.get(key, 0)
+        self._seen[key] = n + 1
+        action["ActionID"] = action_id(self.identity, action, n)
+        return action

@@ -1,0 +1,73 @@
+"""The reorder window between stages (README "Order").
+
+Stage 2 applies agent events and the interaction actions that reach it in ``EventTime`` order,
+holding its input for a bounded window of event time (default 2 s) so that the number of
+partitions and workers never changes the result. At equal time: agent events first (input
+order), then interaction bundles, per interaction in input order, interactions by InteractionID.
+An item older than what was already released is applied on arrival and counted as late.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+DEFAULT_WINDOW_MS = 2000
+
+
+class ReorderBuffer:
+    """A min-heap on (time, rank...) released once the event clock passes time + window."""
+
+    def __init__(self, window_ms: int = DEFAULT_WINDOW_MS) -> None:
+        self.window_ms = window_ms
+        self._heap: list[tuple] = []
+        self._arrivals = 0
+        self.max_seen: int | None = None
+        self.released_to: int | None = None  # time of the newest item released so far
+        self.late = 0
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, time: int, rank: tuple, item: Any) -> list[Any]:
+        """Add an item; returns what is now ready (the item itself at once when it is late)."""
+        self._arrivals += 1
+        if self.released_to is not None and time < self.released_to:
+            self.late += 1
+            return [item]
+        heapq.heappush(self._heap, (time, rank, self._arrivals, item))
+        if self.max_seen is None or time > self.max_seen:
+            self.max_seen = time
+        return self.ready()
+
+    def ready(self, now: int | None = None) -> list[Any]:
+        """Items whose time is at least ``window`` behind the clock (event clock unless ``now``)."""
+        clock = self.max_seen if now is None else max(now, self.max_seen or now)
+        if clock is None:
+            return []
+        return self._release_to(clock - self.window_ms)
+
+    def flush(self) -> list[Any]:
+        """Everything, in order (end of a file; or a wall-time flush live)."""
+        if not self._heap:
+            return []
+        return self._release_to(max(t for t, *_ in self._heap))
+
+    def _release_to(self, limit: int) -> list[Any]:
+        out = []
+        heap = self._heap
+        while heap and heap[0][0] <= limit:
+            time, _, _, item = heapq.heappop(heap)
+            out.append(item)
+            self.released_to = time
+        return out
+
+
+def agent_event_rank(arrival: int) -> tuple:
+    """Agent events come first at equal time, in input order."""
+    return (0, "", arrival)
+
+
+def bundle_rank(interaction_id: str, seq: int) -> tuple:
+    """Then interaction actions: interactions by id, each in its own input order."""
+    return (1, interaction_id, seq)
