@@ -36,8 +36,30 @@ def action_id(identity: str, action: dict, repeat: int = 0) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+#: Fields first in every action record, in the schema's order (JSON output reads naturally).
+_LEADING = (
+    "Action",
+    "Kind",
+    "Phase",
+    "ObjectType",
+    "ObjectID",
+    "TenantID",
+    "EventTime",
+    "StartTime",
+    "DurationMs",
+    "SourceEvent",
+    "InteractionID",
+    "MediaTypeID",
+    "AgentID",
+    "PlaceID",
+)
+
+
 class IdStamper:
-    """Stamps ``ActionID`` on the actions of one source event, separating identical ones."""
+    """Stamps ``ActionID`` on the actions of one source event, separating identical ones.
+
+    Returns a new dict with the fields in a fixed order.
+    """
 
     __slots__ = ("identity", "_seen")
 
@@ -56,5 +78,11 @@ class IdStamper:
         )
         n = self._seen.get(key, 0)
         self._seen[key] = n + 1
-        action["ActionID"] = action_id(self.identity, action, n)
-        return action
+        ordered = {"ActionID": action_id(self.identity, action, n)}
+        for name in _LEADING:
+            if name in action:
+                ordered[name] = action[name]
+        for name, value in action.items():
+            if name not in ordered:
+                ordered[name] = value
+        return ordered
