@@ -355,3 +355,10 @@ def apply_bundle(state: dict | None, bundle: dict, capacity: CapacityConfig) -> 
         em.emit(dict(action))
     _evaluate_routable(state, em, capacity)
     return state, result
+
+
+def apply_input(state: dict | None, item: dict, capacity: CapacityConfig) -> tuple[dict, AgentResult]:
+    """Stage 2's one entry point: an agent event, or a bundle from stage 1 (it has ``Actions``)."""
+    if "Actions" in item:
+        return apply_bundle(state, item, capacity)
+    return apply_event(state, item, capacity)

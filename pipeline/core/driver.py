@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from pipeline.core import agents, interactions
 from pipeline.core.capacity import CapacityConfig
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, agent_event_rank, bundle_rank
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 
 #: How long a finished interaction is kept to absorb trailing events without anomalies.
@@ -58,7 +58,7 @@ class CoreDriver:
             return []
         if name in AGENT_EVENTS:
             self._agent_arrivals += 1
-            ready = self.buffer.push(event["EventTime"], agent_event_rank(self._agent_arrivals), event)
+            ready = self.buffer.push(event["EventTime"], rank_of(event, self._agent_arrivals), event)
             return self._apply_stage2(ready)
         out = self._apply_stage1(event)
         return out
@@ -90,9 +90,7 @@ class CoreDriver:
         ready: list = []
         for bundle in result.bundles:
             ready.extend(
-                self.buffer.push(
-                    bundle["EventTime"], bundle_rank(bundle["InteractionID"], bundle["Seq"]), bundle
-                )
+                self.buffer.push(bundle["EventTime"], rank_of(bundle, 0), bundle)
             )
         if not result.bundles:
             ready.extend(self.buffer.ready(event["EventTime"]))
@@ -103,12 +101,8 @@ class CoreDriver:
     def _apply_stage2(self, items: list) -> list[dict]:
         out: list[dict] = []
         for item in items:
-            if "Actions" in item:
-                key = agent_key(item["TenantID"], item["AgentID"])
-                state, result = agents.apply_bundle(self.agents.get(key), item, self.capacity)
-            else:
-                key = agent_key(item["TenantID"], item["AgentID"])
-                state, result = agents.apply_event(self.agents.get(key), item, self.capacity)
+            key = agent_key(item["TenantID"], item["AgentID"])
+            state, result = agents.apply_input(self.agents.get(key), item, self.capacity)
             self.agents[key] = state
             if result.duplicate:
                 self.counters["duplicates"] += 1

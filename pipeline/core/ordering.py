@@ -71,3 +71,10 @@ def agent_event_rank(arrival: int) -> tuple:
 def bundle_rank(interaction_id: str, seq: int) -> tuple:
     """Then interaction actions: interactions by id, each in its own input order."""
     return (1, interaction_id, seq)
+
+
+def rank_of(item: dict, arrival: int) -> tuple:
+    """Rank of a stage-2 input: a bundle (it has ``Actions``) or an agent event (by arrival)."""
+    if "Actions" in item:
+        return bundle_rank(item["InteractionID"], item["Seq"])
+    return agent_event_rank(arrival)

@@ -1,0 +1,115 @@
+"""Stage 2 on Kafka: agent inputs → reorder window → agent/place media state → actions.
+
+A thin adapter over :mod:`pipeline.core.agents` and :mod:`pipeline.core.ordering`. Inputs (agent
+events and stage 1's bundles, keyed by Tenant/Agent) wait in a per-partition reorder window of
+event time; a released input is applied to the ``agents`` RocksDB table and its actions are sent to
+the actions topic. Acks are manual: a message is acknowledged only once its input has been applied,
+so faust never commits past an input still waiting in the window, and a crash redelivers it.
+
+The window is also flushed after :data:`WALL_FLUSH_S` of wall time without release: a timer sends
+a *tick* to the partition, because faust lets a table be written only while a message of that
+partition is being handled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+import faust
+
+from pipeline.core.agents import apply_input
+from pipeline.core.driver import agent_key
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
+from pipeline.records.codec import encode
+from pipeline.stream import delivery
+from pipeline.stream.interactions import action_key
+from pipeline.stream.settings import current_config
+
+log = logging.getLogger(__name__)
+
+WALL_FLUSH_S = 2.0
+COUNTERS: Counter[str] = Counter()
+
+
+class _Partition:
+    """The reorder window of one input partition, with the faust events waiting in it."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.buffer = ReorderBuffer(window_ms)
+        self.oldest_wait: float | None = None  # wall time the oldest waiting input arrived
+        self.tick_sent = False
+
+
+def register(app: faust.App, topics) -> None:
+    capacity = current_config().capacity
+    inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
+    actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    table = app.Table("agents", default=None, key_serializer="raw", value_serializer="json")
+    partitions: dict[int, _Partition] = {}
+
+    async def apply(item: dict, source: str) -> None:
+        key = agent_key(item["TenantID"], item["AgentID"]).encode()
+        state = table[key]
+        if delivery.seen(state, source):
+            COUNTERS["redelivered"] += 1
+            return
+        state, result = apply_input(state, item, capacity)
+        if result.duplicate:
+            COUNTERS["duplicates"] += 1
+        for kind in result.anomalies:
+            COUNTERS["anomaly:" + kind] += 1
+        await delivery.send_all(
+            actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
+            for a in result.actions
+        )
+        delivery.remember(state, source)
+        table[key] = state
+
+    @app.agent(inputs, name="stage2-agents")
+    async def agents(stream):
+        manual = stream.noack()
+        async for event in manual.events():
+            msg = event.message
+            part = partitions.get(msg.partition)
+            if part is None:
+                part = partitions[msg.partition] = _Partition(DEFAULT_WINDOW_MS)
+            wrapped = delivery.loads(msg.value)
+            if wrapped["Kind"] == "tick":
+                released = part.buffer.flush()
+                part.tick_sent = False
+                held = [event]
+            else:
+                item = wrapped["Item"]
+                before = part.buffer.late
+                entry = (item, wrapped, event)
+                released = part.buffer.push(item["EventTime"], rank_of(item, msg.offset), entry)
+                if part.buffer.late != before:
+                    COUNTERS["late"] += 1
+                held = []
+                if part.oldest_wait is None:
+                    part.oldest_wait = time.monotonic()
+            for item, wrapped_item, source_event in released:
+                await apply(item, wrapped_item["Source"])
+                held.append(source_event)
+            if released:
+                part.oldest_wait = time.monotonic() if len(part.buffer) else None
+            for done in held:
+                await manual.ack(done)
+
+    @app.timer(interval=0.5)
+    async def flush_idle_windows() -> None:
+        now = time.monotonic()
+        for number, part in partitions.items():
+            if part.oldest_wait is not None and not part.tick_sent and now - part.oldest_wait >= WALL_FLUSH_S:
+                part.tick_sent = True
+                await inputs.send(key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number,
+                                  force=True)
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender, revoked, **kwargs) -> None:
+        """Inputs waiting for a revoked partition were never acked: its next owner gets them."""
+        for tp in revoked:
+            if tp.topic == topics.agent_inputs:
+                partitions.pop(tp.partition, None)

@@ -1,0 +1,117 @@
+"""Stage 1 on Kafka: raw events → interaction tracker → Queue actions + agent inputs.
+
+A thin adapter over :mod:`pipeline.core.interactions`: it decodes and validates each raw message
+(bad ones go to the dead-letter topic with the reason), forwards agent events to stage 2 keyed by
+Tenant/Agent, and applies interaction events to the ``interactions`` RocksDB table (key
+Tenant/InteractionID, co-partitioned with the raw topic's InteractionID key). Effects are made
+crash-safe by :mod:`pipeline.stream.delivery`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict, deque
+
+import faust
+
+from pipeline.core.driver import DEFAULT_RETENTION_MS, agent_key, interaction_key
+from pipeline.core.interactions import track
+from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
+from pipeline.records.codec import decode, encode
+from pipeline.records.errors import BadRecord
+from pipeline.records.validation import validate_event
+from pipeline.stream import delivery
+
+log = logging.getLogger(__name__)
+
+#: Counted per worker and logged; dead letters and anomalies are also visible on their topics.
+COUNTERS: Counter[str] = Counter()
+
+
+def action_key(action: dict) -> bytes:
+    return f"{action['ObjectType']}/{action['TenantID']}/{action['ObjectID']}".encode()
+
+
+def register(app: faust.App, topics) -> None:
+    raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
+    agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
+    actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
+    table = app.Table("interactions", default=None, key_serializer="raw", value_serializer="json")
+    # Finished interactions, per partition, to delete once their retention has passed. Deleting
+    # writes the table, which faust allows only while handling a message of that partition.
+    finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
+
+    def expire(partition: int, now: int) -> None:
+        queue = finished[partition]
+        while queue and queue[0][0] + DEFAULT_RETENTION_MS <= now:
+            stopped_at, key = queue.popleft()
+            state = table[key]
+            if state is not None and state.get("stopped_at") == stopped_at:
+                del table[key]
+
+    @app.agent(raw, name="stage1-interactions")
+    async def interactions(stream):
+        async for event in stream.events():
+            msg = event.message
+            source = delivery.source_position(msg.topic, msg.partition, msg.offset)
+            COUNTERS["events"] += 1
+            try:
+                _, record = decode(msg.value, expected="ReportingEvent")
+                record = validate_event(record)
+            except BadRecord as bad:
+                COUNTERS["dead-letters"] += 1
+                letter = {
+                    "Payload": bytes(msg.value or b""),
+                    "SourceTopic": msg.topic,
+                    "SourcePartition": msg.partition,
+                    "SourceOffset": msg.offset,
+                    "ErrorKind": bad.kind,
+                    "Reason": bad.reason,
+                    "Time": int(time.time() * 1000),
+                }
+                await delivery.send_all(
+                    [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
+                )
+                continue
+            name = record["Event"]
+            if name in IGNORED_EVENTS:
+                COUNTERS["ignored"] += 1
+                continue
+            if name in AGENT_EVENTS:
+                item = {"Kind": "event", "Source": source, "Item": record}
+                key = agent_key(record["TenantID"], record["AgentID"]).encode()
+                await delivery.send_all(
+                    [agent_inputs.send(key=key, value=delivery.dumps(item), force=True)]
+                )
+                continue
+            key = interaction_key(record).encode()
+            state = table[key]
+            if delivery.seen(state, source):
+                COUNTERS["redelivered"] += 1
+                continue
+            state, result = track(state, record)
+            if result.duplicate:
+                COUNTERS["duplicates"] += 1
+            for kind in result.anomalies:
+                COUNTERS["anomaly:" + kind] += 1
+            sends = [
+                actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
+                for a in result.queue_actions
+            ]
+            for bundle in result.bundles:
+                item = {"Kind": "bundle", "Source": f"{source}/{bundle['AgentID']}", "Item": bundle}
+                sends.append(
+                    agent_inputs.send(
+                        key=agent_key(bundle["TenantID"], bundle["AgentID"]).encode(),
+                        value=delivery.dumps(item),
+                        force=True,
+                    )
+                )
+            await delivery.send_all(sends)
+            delivery.remember(state, source)
+            table[key] = state
+            if name == "EventProcessingStopped" and not result.duplicate:
+                finished[msg.partition].append((state["stopped_at"], key))
+            expire(msg.partition, record["EventTime"])
