@@ -245,8 +245,13 @@ def run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(
-            total=args.events.stat().st_size, unit="B", unit_scale=True, desc="replay", file=sys.stderr,
-            disable=None, leave=False,
+            total=args.events.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc="replay",
+            file=sys.stderr,
+            disable=None,
+            leave=False,
         )
     try:
         summary = replay(
