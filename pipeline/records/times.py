@@ -12,8 +12,11 @@ TIME_FIELDS = frozenset({"EventTime", "StartTime", "IntervalStart", "IntervalEnd
 
 def to_iso(ms: int) -> str:
     """Epoch milliseconds → ``2026-03-02T09:00:00.000Z``."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        f".{ms % 1000:03d}Z"
+    )
 
 
 def parse_time(value: object, field: str = "EventTime") -> int:
