@@ -1,0 +1,84 @@
+"""When a statistic sends a record (statistics.md "Notification") and what the record holds.
+
+Modes: ``Changes`` (a record when the value moved by at least the insensitivity since the last one
+sent; the first value always; values that move with the clock alone are looked at on epoch-aligned
+10 s boundaries, so they are re-sent at most every 10 s, and Sliding values also at each step),
+``Time`` (a record at each epoch-aligned multiple of the frequency the clock crosses — one per
+crossing, however many multiples were skipped), ``Reset`` (only closed Growing values), ``None``.
+Every Growing statistic except mode None sends its closed value at each reset (Reason ``Reset``).
+
+The per-accumulator notification state ``acc["ns"]`` holds the last value / state sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.records.catalog import CATEGORIES
+from pipeline.stats import profiles
+from pipeline.stats.categories import moves_with_clock
+from pipeline.stats.model import Statistic
+
+#: Clock-moved values are re-sent at most this often [ours].
+RESEND_MS = 10_000
+
+
+def record(
+    stat: Statistic, object_type: str, tenant: str, object_id: str, value: float | None,
+    state: dict | None, interval: tuple[int | None, int | None], emitted_at: int, reason: str,
+) -> dict[str, Any]:
+    """A StatValue record (schemas/StatValue.avsc); ``State`` stays a dict here."""
+    return {
+        "Statistic": stat.name,
+        "StatType": stat.stat_type.name,
+        "Category": stat.stat_type.category,
+        "ObjectType": object_type,
+        "ObjectID": object_id,
+        "TenantID": tenant,
+        "TimeProfile": stat.profile.name,
+        "IntervalStart": interval[0],
+        "IntervalEnd": interval[1],
+        "Value": value,
+        "State": state,
+        "Unit": CATEGORIES.get(stat.stat_type.category, "count"),
+        "EmittedAt": emitted_at,
+        "Reason": reason,
+    }
+
+
+def changed_enough(stat: Statistic, ns: dict[str, Any], value: float | None, state: dict | None) -> bool:
+    """Changes mode: first value always; then a move of at least the insensitivity (any state change)."""
+    if not ns.get("sent"):
+        return True
+    if state is not None or ns.get("st") is not None:
+        return state != ns.get("st")
+    last = ns.get("v")
+    if value is None or last is None:
+        return value != last
+    return value != last and abs(value - last) >= stat.notification.insensitivity
+
+
+def remember(ns: dict[str, Any], value: float | None, state: dict | None) -> None:
+    ns.update({"sent": True, "v": value, "st": state})
+
+
+def sends_resets(stat: Statistic) -> bool:
+    return stat.notification.mode != "None" and stat.profile.kind in ("Growing", "SinceLogin")
+
+
+def next_tick(stat: Statistic, now: int) -> int | None:
+    """Time mode: the next epoch-aligned multiple of the frequency after ``now``."""
+    if stat.notification.mode != "Time":
+        return None
+    freq = max(1, int(stat.notification.frequency_s)) * 1000
+    return (now // freq + 1) * freq
+
+
+def next_check(stat: Statistic, now: int) -> int | None:
+    """Changes mode: when clock-moved values are looked at next (10 s boundaries, Sliding steps)."""
+    if stat.notification.mode != "Changes" or not moves_with_clock(stat):
+        return None
+    due = (now // RESEND_MS + 1) * RESEND_MS
+    if stat.profile.kind == "Sliding":
+        due = min(due, profiles.next_step(stat.profile, now))
+    return due
