@@ -93,7 +93,8 @@ class CoreDriver:
                 self.buffer.push(bundle["EventTime"], rank_of(bundle, 0), bundle)
             )
         if not result.bundles:
-            ready.extend(self.buffer.ready(event["EventTime"]))
+            self.buffer.observe(event["EventTime"])
+            ready.extend(self.buffer.ready())
         out.extend(self._apply_stage2(ready))
         self._expire(event["EventTime"])
         return out

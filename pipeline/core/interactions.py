@@ -71,6 +71,7 @@ def new_state(event: dict) -> dict:
         "events": 0,
         "submitted_by": None,
         "pull_mark": None,
+        "pull_from": None,
         "held": False,
         "stopped_at": None,
     }
@@ -256,6 +257,7 @@ def on_taken_from_queue(state: dict, event: dict, em: _Emitter) -> None:
         _leave_queue(state, em, "InteractionDistributed" if by_agent else "InteractionCleared")
     if event.get("PartyType") == "Agent" and event.get("AgentID"):
         state["pull_mark"] = event["AgentID"]
+        state["pull_from"] = None
 
 
 def on_placed_in_workbin(state: dict, event: dict, em: _Emitter) -> None:
@@ -270,9 +272,12 @@ def on_placed_in_workbin(state: dict, event: dict, em: _Emitter) -> None:
 def on_taken_from_workbin(state: dict, event: dict, em: _Emitter) -> None:
     if state["workbin"] is None:
         em.result.anomalies.append("not-in-workbin")
+    workbin = {k: v for k, v in (state["workbin"] or {}).items() if k != "since"}
+    workbin.update({k: event[k] for k in _PULL_ATTRS if k.startswith("Workbin") and k in event})
     state["workbin"] = None
     if event.get("PartyType") == "Agent" and event.get("AgentID"):
         state["pull_mark"] = event["AgentID"]
+        state["pull_from"] = workbin
 
 
 # --- offers -------------------------------------------------------------------------------------
@@ -287,7 +292,7 @@ def _last_handling_party(state: dict, exclude: str | None = None) -> str | None:
 
 
 def on_invited(state: dict, event: dict, em: _Emitter) -> None:
-    state["pull_mark"] = None
+    state["pull_mark"] = state["pull_from"] = None
     if not _is_agent_party(event):
         return
     agent = event["AgentID"]
@@ -355,7 +360,8 @@ def on_revoked(state: dict, event: dict, em: _Emitter) -> None:
 
 
 def on_party_added(state: dict, event: dict, em: _Emitter) -> None:
-    pull_mark, state["pull_mark"] = state["pull_mark"], None
+    pull_mark, pull_from = state["pull_mark"], state["pull_from"]
+    state["pull_mark"] = state["pull_from"] = None
     if not _is_agent_party(event):
         return
     agent = event["AgentID"]
@@ -378,7 +384,7 @@ def on_party_added(state: dict, event: dict, em: _Emitter) -> None:
                 operation = "Submit"
             elif visibility is not None:
                 operation = "Intrude"
-        _join_without_offer(state, event, agent, place, operation, visibility, em)
+        _join_without_offer(state, event, agent, place, operation, visibility, pull_from, em)
     state["seq"] += 1
     handling = visibility != "Monitor"
     state["parties"][agent] = {
@@ -425,12 +431,13 @@ def _join_without_offer(
     place: str | None,
     operation: str | None,
     visibility: str | None,
+    pull_from: dict | None,
     em: _Emitter,
 ) -> None:
     match operation:
         case "Pull":
             extra = {k: event[k] for k in _PULL_ATTRS if k in event}
-            for k, v in (state["workbin"] or {}).items():
+            for k, v in (pull_from or state["workbin"] or {}).items():
                 if k != "since":
                     extra.setdefault(k, v)
             extra.setdefault("TargetAgentID", agent)

@@ -29,15 +29,25 @@ class ReorderBuffer:
     def __len__(self) -> int:
         return len(self._heap)
 
+    def observe(self, time: int) -> None:
+        """Advance the event clock without adding an item (input that reaches no agent)."""
+        if self.max_seen is None or time > self.max_seen:
+            self.max_seen = time
+
+    def is_late(self, time: int) -> bool:
+        """Older than the window, or than something already released: it can no longer be ordered."""
+        if self.max_seen is not None and time < self.max_seen - self.window_ms:
+            return True
+        return self.released_to is not None and time < self.released_to
+
     def push(self, time: int, rank: tuple, item: Any) -> list[Any]:
         """Add an item; returns what is now ready (the item itself at once when it is late)."""
         self._arrivals += 1
-        if self.released_to is not None and time < self.released_to:
+        if self.is_late(time):
             self.late += 1
             return [item]
         heapq.heappush(self._heap, (time, rank, self._arrivals, item))
-        if self.max_seen is None or time > self.max_seen:
-            self.max_seen = time
+        self.observe(time)
         return self.ready()
 
     def ready(self, now: int | None = None) -> list[Any]:
