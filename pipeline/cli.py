@@ -21,6 +21,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("worker", "run the Faust stream worker (all stages)", "pipeline.stream.worker"),
     ("replay", "run a file of events through the core offline: actions (and statistics) to files",
      "pipeline.replay"),
+    ("stattypes", "import Stat Server stat types, profiles, ranges and filters into YAML",
+     "pipeline.stats.importer"),
+    ("simulate", "write a simulated contact-centre day of events (JSON Lines)", "pipeline.simulate"),
 )
 
 

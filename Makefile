@@ -1,0 +1,43 @@
+# mediastat developer entry points. Needs only Python 3.11+, Java 17 and Maven on a fresh clone:
+# the venv is built on demand and the local Kafka's jars are fetched from Maven Central once.
+
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Reinstall only when pyproject.toml changes (the stamp is newer than it otherwise).
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv broker topics run test test-fast lint stop
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## start the local Kafka broker (KRaft, free ports on 127.0.0.1; `mediastat broker status` shows them)
+broker: venv
+	$(BIN)/mediastat broker start
+
+topics: venv
+	$(BIN)/mediastat topics
+
+## broker + topics + the stream worker in the foreground (Ctrl-C stops the worker, not the broker)
+run: broker topics
+	$(BIN)/mediastat worker
+
+## every test; integration tests start their own broker (see tests/conftest.py)
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not integration and not slow"
+
+lint: venv
+	$(BIN)/ruff check .
+
+## stop the local broker started by `make broker` / `make run`
+stop: venv
+	$(BIN)/mediastat broker stop

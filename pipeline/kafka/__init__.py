@@ -1,0 +1,1 @@
+"""Kafka plumbing: the local development broker, bootstrap resolution, topic admin, feed and tail."""

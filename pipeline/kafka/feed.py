@@ -1,0 +1,165 @@
+"""``mediastat feed FILE``: a file bridge from JSON Lines (or ``.avro``) events to ``<prefix>.events``.
+
+Each line is parsed and validated exactly as the worker and ``replay`` would (``validation``), then
+sent Avro-encoded as a ReportingEvent keyed by its InteractionID (agent events: AgentID), so one
+interaction's events stay in order in one partition. A line that does not validate is sent as its
+original bytes: the worker cannot decode it and dead-letters it with the reason, which keeps the
+dead-letter topic the single place where bad input is reported — and makes the Kafka run match
+``replay`` on the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from confluent_kafka import KafkaException, Producer
+from tqdm import tqdm
+
+from pipeline.kafka.admin import topic_name
+from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.records.codec import encode, read_avro_file, to_json
+from pipeline.records.errors import BadRecord
+from pipeline.records.validation import event_key, parse_json_line, validate_event
+
+
+def _raw_key(raw: bytes) -> bytes | None:
+    """Best-effort key for an invalid line, so its dead letter lands next to its interaction/agent."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(obj, dict):
+        for field in ("InteractionID", "AgentID"):
+            if isinstance(obj.get(field), str) and obj[field]:
+                return obj[field].encode("utf-8")
+    return None
+
+
+def prepare_line(raw: bytes) -> tuple[bytes | None, bytes, bool]:
+    """One input line → ``(key, value, valid)``: Avro for a valid event, the line itself otherwise."""
+    try:
+        event = validate_event(parse_json_line(raw))
+        return event_key(event).encode("utf-8"), encode("ReportingEvent", event), True
+    except BadRecord:
+        return _raw_key(raw), raw, False
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(bytes consumed, line) for every non-blank line; the same framing as ``replay``."""
+    with open(path, "rb") as fo:
+        for line in fo:
+            if line.strip():
+                yield len(line), line.rstrip(b"\r\n")
+            else:
+                yield len(line), b""
+
+
+def _avro_records(path: Path) -> Iterator[tuple[int, bytes | dict]]:
+    for record in read_avro_file(path):
+        yield 0, record
+
+
+class Feeder:
+    """Produces prepared events with confluent-kafka and counts what happened."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.sent = self.invalid = self.failed = 0
+        self.first_error: str | None = None
+        # Idempotence keeps input order within a partition even if a batch is retried.
+        self.producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20}
+        )
+
+    def _delivered(self, err, _msg) -> None:
+        if err is not None:
+            self.failed += 1
+            self.first_error = self.first_error or str(err)
+
+    def send(self, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
+                break
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+        self.sent += 1
+
+    def flush(self, timeout: float = 60.0) -> int:
+        return self.producer.flush(timeout)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="events: JSON Lines (one event per line) or an .avro file")
+    parser.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
+    )
+    parser.add_argument("--topic", help="target topic (default: <prefix>.events)")
+    parser.add_argument("--prefix", help="topic prefix (default: $MEDIASTAT_TOPIC_PREFIX or mediastat)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        bootstrap = resolve_bootstrap(args.bootstrap)
+    except NoKafka as exc:
+        print(f"mediastat feed: {exc}", file=sys.stderr)
+        return 1
+    path: Path = args.file
+    if not path.is_file():
+        print(f"mediastat feed: {path}: no such file", file=sys.stderr)
+        return 1
+    topic = args.topic or topic_name("events", args.prefix)
+    feeder = Feeder(bootstrap, topic)
+    is_avro = path.suffix == ".avro"
+    started = time.monotonic()
+    bar = tqdm(
+        total=None if is_avro else path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        desc=f"feed → {topic}",
+        disable=None,
+    )
+    try:
+        items = _avro_records(path) if is_avro else _lines(path)
+        for size, item in items:
+            bar.update(size)
+            if isinstance(item, dict):
+                try:
+                    event = validate_event(item)
+                    key, value, valid = event_key(event).encode(), encode("ReportingEvent", event), True
+                except BadRecord:
+                    key, value, valid = None, to_json(item).encode("utf-8"), False
+            elif item:
+                key, value, valid = prepare_line(item)
+            else:
+                continue
+            feeder.send(key, value)
+            feeder.invalid += not valid
+    except BadRecord as exc:
+        print(f"mediastat feed: {path}: {exc.reason}", file=sys.stderr)
+        return 1
+    except KafkaException as exc:
+        print(f"mediastat feed: Kafka error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    pending = feeder.flush()
+    elapsed = time.monotonic() - started
+    rate = feeder.sent / elapsed if elapsed > 0 else 0.0
+    print(
+        f"fed {feeder.sent} events to {topic} in {elapsed:.2f}s ({rate:,.0f}/s); "
+        f"{feeder.invalid} invalid sent as-is for dead-lettering",
+        file=sys.stderr,
+    )
+    if feeder.failed or pending:
+        why = feeder.first_error or "flush timed out"
+        print(f"mediastat feed: {feeder.failed + pending} not delivered: {why}", file=sys.stderr)
+        return 1
+    return 0

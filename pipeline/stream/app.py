@@ -1,0 +1,115 @@
+"""The Faust app factory: one place that decides how every stage talks to Kafka and stores state.
+
+Choices, and why:
+
+* ``kafka://`` transport (aiokafka). faust's ``confluent://`` transport cannot create topics.
+* ``store="rocksdb://"``: tables live in RocksDB (through rocksdict) under the data directory and
+  are backed by changelog topics, so a restarted worker recovers its state.
+* raw key/value serializers: messages are Avro single-object encoded by our own codec
+  (:mod:`pipeline.records.codec`), identical to what ``replay`` and the CLI tools read and write.
+* at-least-once processing: faust's exactly-once mode has known bugs; downstream consumers drop
+  repeats by ``ActionID`` (records.md).
+* no web server: several workers (and tests) on one machine would fight over its port.
+
+Stages plug in through :data:`STAGE_MODULES`: each names a module exposing
+``register(app: faust.App, topics: Topics) -> None`` that declares its agents and tables. Stage 1
+(interaction tracker), stage 2 (agent/place media state) and stage 3 (statistics) are added there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+
+from pipeline.kafka.admin import stat_topic, topic_name, topic_prefix
+from pipeline.kafka.bootstrap import resolve_bootstrap
+from pipeline.kafka.broker import mediastat_home
+
+#: Modules whose ``register(app, topics)`` declares one stage each, in data-flow order.
+STAGE_MODULES: tuple[str, ...] = ()
+
+DEFAULT_APP_ID = "mediastat"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names of one pipeline (one prefix); stages ask here rather than formatting names."""
+
+    prefix: str
+
+    @property
+    def events(self) -> str:
+        return topic_name("events", self.prefix)
+
+    @property
+    def actions(self) -> str:
+        return topic_name("actions", self.prefix)
+
+    @property
+    def agent_inputs(self) -> str:
+        """Internal: stage 1 → stage 2, re-keyed by agent (agent events + interaction actions)."""
+        return topic_name("agent-inputs", self.prefix)
+
+    @property
+    def dead_letters(self) -> str:
+        return topic_name("dead-letters", self.prefix)
+
+    @property
+    def late(self) -> str:
+        return topic_name("late", self.prefix)
+
+    def stat(self, stat_type: str) -> str:
+        return stat_topic(stat_type, self.prefix)
+
+
+def default_data_dir() -> Path:
+    """Worker state (RocksDB tables) under ``$MEDIASTAT_HOME/state`` (one sub-directory per app id)."""
+    return mediastat_home() / "state"
+
+
+def broker_url(bootstrap: str) -> str:
+    """``host1:9092,host2:9092`` → faust's ``kafka://host1:9092;kafka://host2:9092``."""
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip())
+
+
+def create_app(
+    *,
+    bootstrap: str | None = None,
+    data_dir: Path | None = None,
+    prefix: str | None = None,
+    app_id: str = DEFAULT_APP_ID,
+    stages: tuple[str, ...] | None = None,
+    **settings: object,
+) -> tuple[faust.App, Topics]:
+    """A configured Faust app with the stages of ``stages`` (default :data:`STAGE_MODULES`) registered.
+
+    ``settings`` override faust settings (tests shorten intervals with them). The consumer group is
+    ``app_id``; give each independent pipeline on a cluster its own id and prefix.
+    """
+    topics = Topics(topic_prefix(prefix))
+    app_dir = Path(data_dir or default_data_dir()) / app_id
+    app_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    options: dict[str, object] = {
+        "broker": broker_url(resolve_bootstrap(bootstrap)),
+        "store": "rocksdb://",
+        # One directory per app id: faust lays tables out as <datadir>/v1/tables/<table>-<partition>.db,
+        # so two apps sharing a directory would share (and corrupt) each other's tables.
+        "datadir": str(app_dir),
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "topic_partitions": 1,
+        "topic_replication_factor": 1,
+        "table_standby_replicas": 0,
+        "consumer_auto_offset_reset": "earliest",
+        "processing_guarantee": "at_least_once",
+        "web_enabled": False,
+        "stream_recovery_delay": 0.0,
+    }
+    options.update(settings)
+    app = faust.App(app_id, **options)
+    for module_name in STAGE_MODULES if stages is None else stages:
+        importlib.import_module(module_name).register(app, topics)
+    return app, topics

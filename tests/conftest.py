@@ -1,0 +1,97 @@
+"""Shared fixtures. ``kafka_bootstrap`` gives integration tests a real Kafka, whatever the machine has.
+
+Order of preference: ``KAFKA_BOOTSTRAP_SERVERS`` (an existing cluster) → the project's own local
+broker (Java found; jars from the shared cache under ``$MEDIASTAT_HOME``, state in a temp dir, stopped
+at session end) → a testcontainers cp-kafka 7.9 in KRaft mode (a Docker engine answers) → skip, or
+fail under ``CI=true`` so a CI run can never go green by skipping every integration test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+CP_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.2"
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def no_kafka(reason: str) -> None:
+    """Skip (developer machine) or fail (CI) with a message saying how to get a Kafka."""
+    message = (
+        f"no Kafka for integration tests: {reason}. Install Java 17 + Maven (the local broker), "
+        "start a Docker engine, or set KAFKA_BOOTSTRAP_SERVERS=host:port"
+    )
+    if _on_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def local_broker_unavailable() -> str | None:
+    """Why the project's own broker cannot run here, or None if it can."""
+    from pipeline.kafka.broker import default_cache_dir
+
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "java not found"
+    if not shutil.which("mvn") and not (default_cache_dir() / "libs").is_dir():
+        return "mvn not found and no cached Kafka jars"
+    return None
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def _testcontainers_kafka() -> type:
+    try:  # testcontainers 4.x moved the module; accept both spellings
+        from testcontainers.community.kafka import KafkaContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+    return KafkaContainer
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bootstrap address of a running Kafka for the whole session."""
+    from_env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if from_env:
+        yield from_env
+        return
+
+    reasons = []
+    why_not_local = local_broker_unavailable()
+    if why_not_local is None:
+        from pipeline.kafka import broker
+
+        state_dir = tmp_path_factory.mktemp("kafka-broker")
+        try:
+            state = broker.start(state_dir, timeout=120)
+        except broker.BrokerError as exc:
+            reasons.append(f"local broker failed: {exc}")
+        else:
+            try:
+                yield state.bootstrap
+            finally:
+                broker.stop(state_dir)
+            return
+    else:
+        reasons.append(f"local broker: {why_not_local}")
+
+    if _docker_answers():
+        container = _testcontainers_kafka()(CP_KAFKA_IMAGE).with_kraft()
+        with container:
+            yield container.get_bootstrap_server()
+        return
+    reasons.append("no Docker engine answers")
+    no_kafka("; ".join(reasons))
