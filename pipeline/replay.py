@@ -19,11 +19,11 @@ from typing import IO
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
-from pipeline.core.ordering import ReorderBuffer
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.errors import BadRecord
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.stats.ordered import OrderedStats
 
 Sink = Callable[[dict], None]
 
@@ -98,35 +98,21 @@ def replay(
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
-    engine = None
-    if on_stat is not None:
-        from pipeline.stats.engine import StatEngine
-
-        engine = StatEngine(config)
+    stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
     clock = 0  # the event clock: largest EventTime seen
-    # Stage 3 applies actions in EventTime order too (README "Order"): queue actions leave stage 1
-    # at once while agent actions wait in stage 2's window, so they are re-ordered here.
-    stage3 = ReorderBuffer(driver.buffer.window_ms)
-    arrivals = 0
 
-    def to_stats(actions: list[dict]) -> None:
-        for action in actions:
-            for rec in engine.advance(action["EventTime"]):
-                summary.stats += 1
-                on_stat(rec)
-            for rec in engine.on_action(action, action["EventTime"]):
-                summary.stats += 1
-                on_stat(rec)
+    def to_stats(applied: tuple[list, list[dict]]) -> None:
+        for rec in applied[1]:
+            summary.stats += 1
+            on_stat(rec)
 
     def emit_actions(actions: list[dict]) -> None:
-        nonlocal arrivals
         for action in actions:
             summary.actions += 1
             if on_action is not None:
                 on_action(action)
-            if engine is not None:
-                arrivals += 1
-                to_stats(stage3.push(action["EventTime"], (arrivals,), action))
+            if stage3 is not None:
+                to_stats(stage3.push(action))
 
     for number, raw in source:
         summary.lines += 1
@@ -158,15 +144,12 @@ def replay(
         summary.events += 1
         clock = max(clock, event["EventTime"])
         emit_actions(driver.push(event))
-        if engine is not None:
-            to_stats(stage3.ready(clock))
+        if stage3 is not None:
+            to_stats(stage3.release(clock))
     emit_actions(driver.flush())
-    if engine is not None:
+    if stage3 is not None:
         to_stats(stage3.flush())
-        end = until_ms if until_ms is not None else clock
-        for rec in engine.finals(end):
-            summary.stats += 1
-            on_stat(rec)
+        to_stats(([], stage3.finals(until_ms if until_ms is not None else clock)))
     summary.counters.update(driver.counters)
     summary.anomalies.update(driver.anomalies)
     summary.seconds = time.perf_counter() - started

@@ -39,6 +39,24 @@ HEADER_LEN = len(MARKER) + 8
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+# ------------------------------------------------------------------------------ CurrentState
+
+
+def state_for_output(state: dict[str, Any]) -> dict[str, Any]:
+    """A CurrentState structure with its ``Since`` as an ISO time (JSON and Avro's JSON string)."""
+    out = dict(state)
+    if isinstance(out.get("Since"), int) and not isinstance(out["Since"], bool):
+        out["Since"] = to_iso(out["Since"])
+    return out
+
+
+def state_from_output(state: dict[str, Any]) -> dict[str, Any]:
+    out = dict(state)
+    if isinstance(out.get("Since"), str):
+        out["Since"] = parse_time(out["Since"], "State.Since")
+    return out
+
+
 # --------------------------------------------------------------------------------------- Avro
 
 
@@ -49,6 +67,8 @@ def encode(record_type: str, record: dict[str, Any]) -> bytes:
     :class:`BadRecord` (``missing-field`` or ``wrong-type``) naming the field, never a fastavro error.
     """
     schema = load_schema(record_type)
+    if record_type == "StatValue" and isinstance(record.get("State"), dict):
+        record = {**record, "State": json.dumps(state_for_output(record["State"]), separators=(",", ":"))}
     buf = io.BytesIO()
     buf.write(MARKER)
     buf.write(schema.fingerprint_bytes)
@@ -119,6 +139,11 @@ def decode(data: bytes, expected: str | None = None) -> tuple[str, dict[str, Any
     leftover = len(data) - body.tell()
     if leftover:
         raise BadRecord("decode", f"corrupt {schema.name} body: {leftover} unexpected trailing bytes")
+    if schema.name == "StatValue" and isinstance(record.get("State"), str):
+        try:
+            record["State"] = state_from_output(json.loads(record["State"]))
+        except (ValueError, BadRecord):
+            raise BadRecord("decode", "corrupt StatValue: State is not a JSON CurrentState") from None
     return schema.name, record
 
 
@@ -171,6 +196,8 @@ def to_json(record: dict[str, Any]) -> str:
     for key, value in record.items():
         if key in TIME_FIELDS and isinstance(value, int) and not isinstance(value, bool):
             out[key] = to_iso(value)
+        elif key == "State" and isinstance(value, dict):
+            out[key] = state_for_output(value)
         elif isinstance(value, bytes | bytearray | memoryview):
             raw = bytes(value)
             try:
@@ -200,6 +227,8 @@ def record_from_json(record_type: str, line: str | bytes) -> dict[str, Any]:
     for key in TIME_FIELDS:
         if obj.get(key) is not None:
             obj[key] = parse_time(obj[key], key)
+    if record_type == "StatValue" and isinstance(obj.get("State"), dict):
+        obj["State"] = state_from_output(obj["State"])
     if record_type == "DeadLetter" and isinstance(obj.get("Payload"), str):
         encoding = obj.pop("PayloadEncoding", None)
         if encoding == "base64":

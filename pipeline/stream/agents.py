@@ -46,7 +46,7 @@ def register(app: faust.App, topics) -> None:
     capacity = current_config().capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    table = app.Table("agents", default=None, key_serializer="raw", value_serializer="json")
+    table = delivery.JsonTable(app.Table("agents", default=None, key_type=bytes, value_type=bytes))
     partitions: dict[int, _Partition] = {}
 
     async def apply(item: dict, source: str) -> None:

@@ -56,3 +56,20 @@ def dumps(obj: Any) -> bytes:
 
 def loads(data: bytes) -> Any:
     return json.loads(data)
+
+
+class JsonTable:
+    """A faust table of JSON values over raw bytes (the app's serializers are raw)."""
+
+    def __init__(self, table) -> None:
+        self.table = table
+
+    def __getitem__(self, key: bytes) -> Any:
+        raw = self.table.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        self.table[key] = dumps(value)
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.table[key]

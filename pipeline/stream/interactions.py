@@ -38,7 +38,7 @@ def register(app: faust.App, topics) -> None:
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
-    table = app.Table("interactions", default=None, key_serializer="raw", value_serializer="json")
+    table = delivery.JsonTable(app.Table("interactions", default=None, key_type=bytes, value_type=bytes))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition.
     finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from pipeline.core.driver import CoreDriver
 from pipeline.records.times import parse_time
 from pipeline.records.validation import validate_event
+from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "spec" / "scenarios"
+SCENARIOS = SPEC_SCENARIOS
 COMPARED = ("EventTime", "ObjectType", "ObjectID", "Action", "Kind", "Phase", "InteractionID",
             "MediaTypeID", "DurationMs")
 

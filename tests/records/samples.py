@@ -123,7 +123,7 @@ FULL: dict[str, dict[str, Any]] = {
         "IntervalStart": T0,
         "IntervalEnd": T0 + 1_800_000,
         "Value": 16.666666666666668,
-        "State": '{"Status":"Available"}',
+        "State": {"Status": "Available", "Since": 1772442000000},
         "Unit": "state",
         "EmittedAt": T0 + 5,
         "Reason": "Final",

@@ -19,9 +19,10 @@ from pipeline.records.validation import (
     parse_json_line,
     validate_event,
 )
+from tests.spec_paths import SPEC_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT.parent / "shared" / "spec"  # the spec lives beside the checkout, as for tests/core
+SPEC = SPEC_DIR
 SCENARIOS = sorted((SPEC / "scenarios").glob("*.events.jsonl"))
 T0 = 1_772_442_000_000  # 2026-03-02T09:00:00.000Z
 ISO0 = "2026-03-02T09:00:00.000Z"

@@ -29,9 +29,10 @@ from pipeline.records.validation import (
     parse_json_line,
     validate_event,
 )
+from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted((ROOT.parent / "shared" / "spec" / "scenarios").glob("*.events.jsonl"))
+SCENARIOS = sorted(SPEC_SCENARIOS.glob("*.events.jsonl"))
 SCHEMA = fastavro.parse_schema(json.loads((ROOT / "schemas" / "ReportingEvent.avsc").read_text()))
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

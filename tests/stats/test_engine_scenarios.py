@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +12,14 @@ from pipeline.records.catalog import ACTION_KINDS
 from pipeline.records.times import parse_time
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification, Statistic
+from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS
 
 try:
     from tests.stats.engine_builders import at, growing, selection, since_login, sliding, stat
 except ImportError:
     from engine_builders import at, growing, selection, since_login, sliding, stat
 
-SCENARIOS = Path("/work/shared/spec/scenarios")
-needs_spec = pytest.mark.skipif(not SCENARIOS.is_dir(), reason="the shared spec folder is not mounted")
+SCENARIOS = SPEC_SCENARIOS
 
 
 def scenario_actions(name: str, place_of: dict[str, str]) -> list[dict]:
@@ -39,7 +38,6 @@ def scenario_actions(name: str, place_of: dict[str, str]) -> list[dict]:
     return out
 
 
-@needs_spec
 def test_scenario_01_final_values():
     engine = StatEngine(load_config(SCENARIOS / "01-routed-email.stats.yaml"))
     for action in scenario_actions("01-routed-email", {"a1": "p1"}):
