@@ -54,10 +54,14 @@ class _AgentEmitter:
         return self.state["place"] or self.place_hint
 
     def emit(self, rec: dict) -> None:
-        """Emit one agent action record on the Agent and on its Place."""
+        """Emit one agent action record on the Agent and on its Place.
+
+        An interaction action keeps the place its party joined at (so a Handling that started at
+        p1 also ends at p1 if the agent has moved since); agent state uses the current place.
+        """
         rec["ObjectType"] = "Agent"
         rec["ObjectID"] = self.state["agent"]
-        place = self.place()
+        place = rec.get("PlaceID") or self.place()
         if place is not None:
             rec["PlaceID"] = place
         self.result.actions.append(self.stamper.stamp(rec))
@@ -238,6 +242,9 @@ def on_agent_reason_changed(state: dict, event: dict, em: _AgentEmitter) -> None
 
 
 def on_dnd_on(state: dict, event: dict, em: _AgentEmitter) -> None:
+    if not state["logged_in"]:
+        em.result.anomalies.append("not-logged-in")  # DND exists only in a session: ignored
+        return
     _set_dnd(state, em, True)
 
 
@@ -313,30 +320,21 @@ def _evaluate_routable(state: dict, em: _AgentEmitter, capacity: CapacityConfig)
         em.state_action(wanted, "Start", media)
 
 
-def apply_event(state: dict | None, event: dict, capacity: CapacityConfig) -> tuple[dict, AgentResult]:
-    """Apply one validated agent event."""
-    if state is None:
-        state = new_state(event["TenantID"], event["AgentID"])
-    result = AgentResult()
+def _apply_event(state: dict, event: dict, result: AgentResult) -> _AgentEmitter | None:
     identity = admit(state, event)
     if identity is None:
         result.duplicate = True
-        return state, result
+        return None
     em = _AgentEmitter(state, event["EventTime"], event["Event"], identity, result)
     em.place_hint = event.get("PlaceID")
     _HANDLERS[event["Event"]](state, event, em)
-    _evaluate_routable(state, em, capacity)
-    return state, result
+    return em
 
 
 _LOAD_INDEX = {"Delivering": 0, "Handling": 1}
 
 
-def apply_bundle(state: dict | None, bundle: dict, capacity: CapacityConfig) -> tuple[dict, AgentResult]:
-    """Apply the interaction actions one event produced for this agent, then evaluate once."""
-    if state is None:
-        state = new_state(bundle["TenantID"], bundle["AgentID"])
-    result = AgentResult()
+def _apply_bundle(state: dict, bundle: dict, result: AgentResult) -> _AgentEmitter:
     em = _AgentEmitter(state, bundle["EventTime"], bundle["SourceEvent"], bundle["Identity"], result)
     em.place_hint = bundle.get("PlaceID")
     for action in bundle["Actions"]:
@@ -353,12 +351,40 @@ def apply_bundle(state: dict | None, bundle: dict, capacity: CapacityConfig) -> 
             if load == [0, 0]:
                 del state["load"][media]
         em.emit(dict(action))
-    _evaluate_routable(state, em, capacity)
+    return em
+
+
+def apply_input(
+    state: dict | None, item: dict, capacity: CapacityConfig, evaluate: bool = True
+) -> tuple[dict, AgentResult]:
+    """Stage 2's one entry point: an agent event, or a bundle from stage 1 (it has ``Actions``).
+
+    Routable / NotRoutable is evaluated once after the input — or, with ``evaluate=False``, once
+    after the last input of the same instant (the caller passes ``evaluate=True`` there): several
+    events in one millisecond then never produce a zero-length Routable or NotRoutable [ours]. The
+    pending evaluation is kept in the state (``_eval``), so it survives a restart between inputs.
+    """
+    if state is None:
+        state = new_state(item["TenantID"], item["AgentID"])
+    result = AgentResult()
+    if "Actions" in item:
+        em = _apply_bundle(state, item, result)
+    else:
+        em = _apply_event(state, item, result)
+    if em is not None:
+        state["_eval"] = [em.now, em.source_event, em.stamper.identity]
+    if evaluate:
+        evaluate_pending(state, capacity, result, em)
     return state, result
 
 
-def apply_input(state: dict | None, item: dict, capacity: CapacityConfig) -> tuple[dict, AgentResult]:
-    """Stage 2's one entry point: an agent event, or a bundle from stage 1 (it has ``Actions``)."""
-    if "Actions" in item:
-        return apply_bundle(state, item, capacity)
-    return apply_event(state, item, capacity)
+def evaluate_pending(
+    state: dict, capacity: CapacityConfig, result: AgentResult, em: _AgentEmitter | None = None
+) -> AgentResult:
+    """Run the Routable / NotRoutable evaluation the last applied input left pending (if any)."""
+    if state.get("_eval"):
+        now, source_event, identity = state.pop("_eval")
+        if em is None or em.now != now:
+            em = _AgentEmitter(state, now, source_event, identity, result)
+        _evaluate_routable(state, em, capacity)
+    return result

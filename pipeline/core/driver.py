@@ -3,7 +3,7 @@
 It plays, in one process, what the Kafka pipeline does across topics and workers: stage 1 per
 InteractionID, the reorder window, stage 2 per Tenant/Agent. ``replay`` and the tests use it (the
 analogue of Kafka Streams' TopologyTestDriver); the Faust stages call the same ``track`` /
-``apply_event`` / ``apply_bundle`` functions over their RocksDB tables.
+``apply_input`` functions over their RocksDB tables.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from pipeline.core import agents, interactions
 from pipeline.core.capacity import CapacityConfig
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, instant_ends, rank_of
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 
 #: How long a finished interaction is kept to absorb trailing events without anomalies.
@@ -101,9 +101,9 @@ class CoreDriver:
 
     def _apply_stage2(self, items: list) -> list[dict]:
         out: list[dict] = []
-        for item in items:
+        for item, evaluate in zip(items, instant_ends(items), strict=True):
             key = agent_key(item["TenantID"], item["AgentID"])
-            state, result = agents.apply_input(self.agents.get(key), item, self.capacity)
+            state, result = agents.apply_input(self.agents.get(key), item, self.capacity, evaluate)
             self.agents[key] = state
             if result.duplicate:
                 self.counters["duplicates"] += 1

@@ -238,7 +238,6 @@ def on_submitted(state: dict, event: dict, em: _Emitter) -> None:
     if event.get("AgentID") and event.get("PartyType", "Agent") == "Agent":
         state["submitted_by"] = event["AgentID"]
     if event.get("Queue"):
-        _end_all_handling(state, em)
         _enter_queue(state, event, em)
 
 
@@ -410,18 +409,20 @@ def _accept(state: dict, agent: str, place: str | None, offer: dict, em: _Emitte
     em.agent(agent, place, "Accepted", None, since)
     inviter = offer["inviter"]
     inviter_place = state["parties"][inviter]["place"] if inviter in state["parties"] else None
-    if inviter is None:
-        return
+    # The joining agent's action does not depend on knowing the inviter; the inviter's does.
     match offer["op"]:
         case "Transfer":
             em.agent(agent, place, "TransferTaken")
-            em.agent(inviter, inviter_place, "TransferMade")
+            if inviter is not None:
+                em.agent(inviter, inviter_place, "TransferMade")
         case "Conference":
             em.agent(agent, place, "ConferenceJoined")
-            em.agent(inviter, inviter_place, "ConferenceMade")
+            if inviter is not None:
+                em.agent(inviter, inviter_place, "ConferenceMade")
         case "CoachRequest":
             em.agent(agent, place, "CoachingByRequestInitiated", None, since)
-            em.agent(inviter, inviter_place, "BeingCoached")
+            if inviter is not None:
+                em.agent(inviter, inviter_place, "BeingCoached")
 
 
 def _join_without_offer(

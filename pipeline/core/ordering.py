@@ -88,3 +88,15 @@ def rank_of(item: dict, arrival: int) -> tuple:
     if "Actions" in item:
         return bundle_rank(item["InteractionID"], item["Seq"])
     return agent_event_rank(arrival)
+
+
+def instant_ends(items: list[dict]) -> list[bool]:
+    """For each stage-2 input of a released batch: is it the agent's last input of that instant?
+
+    Stage 2 evaluates Routable / NotRoutable there (see ``agents.apply_input``). A batch holds
+    every input up to the release time, so all inputs of one agent and instant are in it together.
+    """
+    last: dict[tuple, int] = {}
+    for i, item in enumerate(items):
+        last[(item["TenantID"], item["AgentID"], item["EventTime"])] = i
+    return [last[(item["TenantID"], item["AgentID"], item["EventTime"])] == i for i, item in enumerate(items)]

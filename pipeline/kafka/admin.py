@@ -101,6 +101,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stat-type", action="append", default=[], metavar="NAME", help="also create <prefix>.stat.NAME"
     )
+    parser.add_argument(
+        "--config", help="also create <prefix>.stat.<StatType> for every stat type of this file "
+        "(default: the shipped starter)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +113,14 @@ def run(args: argparse.Namespace) -> int:
     except NoKafka as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 1
-    created = ensure_pipeline_topics(bootstrap, args.prefix, args.stat_type, partitions=args.partitions)
+    from pipeline.config import ConfigError, load_config
+
+    try:
+        stat_types = [*load_config(args.config).stat_types, *args.stat_type]
+    except (ConfigError, OSError) as exc:
+        print(f"mediastat topics: {exc}", file=sys.stderr)
+        return 2
+    created = ensure_pipeline_topics(bootstrap, args.prefix, stat_types, partitions=args.partitions)
     for name in created:
         print(f"created {name}")
     print(f"topics ready on {bootstrap} (prefix {topic_prefix(args.prefix)})", file=sys.stderr)

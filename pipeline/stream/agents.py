@@ -19,9 +19,9 @@ from collections import Counter
 
 import faust
 
-from pipeline.core.agents import apply_input
+from pipeline.core.agents import AgentResult, apply_input, evaluate_pending
 from pipeline.core.driver import agent_key
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, instant_ends, rank_of
 from pipeline.records.codec import encode
 from pipeline.stream import delivery
 from pipeline.stream.interactions import action_key
@@ -49,13 +49,16 @@ def register(app: faust.App, topics) -> None:
     table = delivery.JsonTable(app.Table("agents", default=None, key_type=bytes, value_type=bytes))
     partitions: dict[int, _Partition] = {}
 
-    async def apply(item: dict, source: str) -> None:
+    async def apply(item: dict, source: str, evaluate: bool) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
         state = table[key]
         if delivery.seen(state, source):
             COUNTERS["redelivered"] += 1
-            return
-        state, result = apply_input(state, item, capacity)
+            if not (evaluate and state.get("_eval")):
+                return
+            result = evaluate_pending(state, capacity, AgentResult())
+        else:
+            state, result = apply_input(state, item, capacity, evaluate)
         if result.duplicate:
             COUNTERS["duplicates"] += 1
         for kind in result.anomalies:
@@ -90,8 +93,9 @@ def register(app: faust.App, topics) -> None:
                 held = []
                 if part.oldest_wait is None:
                     part.oldest_wait = time.monotonic()
-            for item, wrapped_item, source_event in released:
-                await apply(item, wrapped_item["Source"])
+            ends = instant_ends([entry[0] for entry in released])
+            for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
+                await apply(item, wrapped_item["Source"], evaluate)
                 held.append(source_event)
             if released:
                 part.oldest_wait = time.monotonic() if len(part.buffer) else None

@@ -29,7 +29,11 @@ from pipeline.kafka.bootstrap import resolve_bootstrap
 from pipeline.kafka.broker import mediastat_home
 
 #: Modules whose ``register(app, topics)`` declares one stage each, in data-flow order.
-STAGE_MODULES: tuple[str, ...] = ()
+STAGE_MODULES: tuple[str, ...] = (
+    "pipeline.stream.interactions",
+    "pipeline.stream.agents",
+    "pipeline.stream.statistics",
+)
 
 DEFAULT_APP_ID = "mediastat"
 

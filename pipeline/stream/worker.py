@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,19 +21,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--app-id", default="mediastat", help="Faust app id = consumer group (default mediastat)"
     )
+    parser.add_argument(
+        "--config", type=Path, help="statistics/capacity/groups YAML (default: the shipped starter)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "event"),
+        default="wall",
+        help="statistics clock: wall time (live, default) or the event clock (backfill, as replay)",
+    )
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
 
 
 def run(args: argparse.Namespace) -> int:
     import faust
 
+    from pipeline.config import ConfigError, load_config
+    from pipeline.kafka.admin import ensure_pipeline_topics
     from pipeline.stream.app import create_app
+    from pipeline.stream.settings import CONFIG_ENV
+    from pipeline.stream.statistics import CLOCK_ENV
 
+    try:
+        config = load_config(args.config)
+    except (ConfigError, OSError) as exc:
+        print(f"mediastat worker: {exc}", file=sys.stderr)
+        return 2
+    if args.config:
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    os.environ[CLOCK_ENV] = args.clock
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
+    ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
     app, topics = create_app(
         bootstrap=bootstrap, data_dir=args.data_dir, prefix=args.prefix, app_id=args.app_id
     )

@@ -89,16 +89,28 @@ class Day:
         return self._agent("EventAgentLogout", agent, **fields)
 
     def media_added(
-        self, agent: str, media: str, ready: bool = False, reason: Mapping[str, str] | None = None, **fields: Any
+        self,
+        agent: str,
+        media: str,
+        ready: bool = False,
+        reason: Mapping[str, str] | None = None,
+        **fields: Any,
     ) -> dict:
         return self._agent(
-            "EventMediaAdded", agent, MediaTypeID=media, Ready=ready, Reason=dict(reason or {}) or None, **fields
+            "EventMediaAdded",
+            agent,
+            MediaTypeID=media,
+            Ready=ready,
+            Reason=dict(reason or {}) or None,
+            **fields,
         )
 
     def media_removed(self, agent: str, media: str, **fields: Any) -> dict:
         return self._agent("EventMediaRemoved", agent, MediaTypeID=media, **fields)
 
-    def not_ready(self, agent: str, media: str, reason: Mapping[str, str] | None = None, **fields: Any) -> dict:
+    def not_ready(
+        self, agent: str, media: str, reason: Mapping[str, str] | None = None, **fields: Any
+    ) -> dict:
         return self._agent(
             "EventNotReadyForMedia", agent, MediaTypeID=media, Reason=dict(reason or {}) or None, **fields
         )
@@ -107,7 +119,9 @@ class Day:
         return self._agent("EventReadyForMedia", agent, MediaTypeID=media, **fields)
 
     def media_reason(self, agent: str, media: str, reason: Mapping[str, str], **fields: Any) -> dict:
-        return self._agent("EventMediaStateReasonChanged", agent, MediaTypeID=media, Reason=dict(reason), **fields)
+        return self._agent(
+            "EventMediaStateReasonChanged", agent, MediaTypeID=media, Reason=dict(reason), **fields
+        )
 
     def dnd_on(self, agent: str, **fields: Any) -> dict:
         return self._agent("EventDoNotDisturbOn", agent, **fields)
@@ -115,9 +129,7 @@ class Day:
     def dnd_off(self, agent: str, **fields: Any) -> dict:
         return self._agent("EventDoNotDisturbOff", agent, **fields)
 
-    def snapshot(
-        self, agent: str, place: str, media: Media, dnd: bool | None = None, **fields: Any
-    ) -> dict:
+    def snapshot(self, agent: str, place: str, media: Media, dnd: bool | None = None, **fields: Any) -> dict:
         self.places[agent] = place
         return self._agent(
             "EventPlaceAgentState", agent, place, MediaList=self.media_list(media), DoNotDisturb=dnd, **fields
@@ -156,7 +168,9 @@ class Day:
         visibility: str | None = None,
         **fields: Any,
     ) -> dict:
-        return self._party("EventAgentInvited", iid, agent, Operation=operation, Visibility=visibility, **fields)
+        return self._party(
+            "EventAgentInvited", iid, agent, Operation=operation, Visibility=visibility, **fields
+        )
 
     def added(
         self,
@@ -166,7 +180,9 @@ class Day:
         visibility: str | None = None,
         **fields: Any,
     ) -> dict:
-        return self._party("EventPartyAdded", iid, agent, Operation=operation, Visibility=visibility, **fields)
+        return self._party(
+            "EventPartyAdded", iid, agent, Operation=operation, Visibility=visibility, **fields
+        )
 
     def removed(self, iid: str, agent: str, **fields: Any) -> dict:
         return self._party("EventPartyRemoved", iid, agent, **fields)
@@ -280,4 +296,6 @@ def routing(actions: Iterable[dict], agent: str, media: str | None = None) -> li
 
 def mirror_key(action: dict) -> tuple:
     """An action without its object and id: the Agent record and its Place mirror share it."""
-    return tuple(sorted((k, repr(v)) for k, v in action.items() if k not in ("ActionID", "ObjectType", "ObjectID")))
+    return tuple(
+        sorted((k, repr(v)) for k, v in action.items() if k not in ("ActionID", "ObjectType", "ObjectID"))
+    )

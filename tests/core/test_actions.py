@@ -71,7 +71,9 @@ def mirrored(actions: list[dict], action: dict) -> dict:
     [m] = [
         a
         for a in actions
-        if a["ObjectType"] == "Place" and a["ObjectID"] == action["PlaceID"] and mirror_key(a) == mirror_key(action)
+        if a["ObjectType"] == "Place"
+        and a["ObjectID"] == action["PlaceID"]
+        and mirror_key(a) == mirror_key(action)
     ]
     return m
 
@@ -97,7 +99,11 @@ def test_login_ready_opens_active_available_routable_and_logout_ends_them() -> N
         end = one(actions, "Agent", "a1", name, phase="End")
         assert start["MediaTypeID"] == end["MediaTypeID"] == "email"
         assert start["EventTime"] == d.ms(0) and start["SourceEvent"] == "EventAgentLogin"
-        assert (end["StartTime"], end["DurationMs"], end["SourceEvent"]) == (d.ms(0), 600_000, "EventAgentLogout")
+        assert (end["StartTime"], end["DurationMs"], end["SourceEvent"]) == (
+            d.ms(0),
+            600_000,
+            "EventAgentLogout",
+        )
         assert start["AgentID"] == "a1" and start["PlaceID"] == "p1"
         assert mirrored(actions, end)["ObjectID"] == "p1"
     assert not on(actions, "Agent", "a1", "NotRoutable")
@@ -150,8 +156,14 @@ def test_media_added_defaults_to_not_ready_and_media_removed_ends_everything_for
         ],
     )
     chat = [a for a in on(actions, "Agent", "a1", media="chat")]
-    assert names(chat) == ["Active:Start", "Blocked:Start", "NotRoutable:Start", "Blocked:End", "NotRoutable:End",
-                           "Active:End"]
+    assert names(chat) == [
+        "Active:Start",
+        "Blocked:Start",
+        "NotRoutable:Start",
+        "Blocked:End",
+        "NotRoutable:End",
+        "Active:End",
+    ]
     assert all(a["EventTime"] == d.ms(20) for a in chat[3:])
 
 
@@ -201,7 +213,12 @@ def test_routed_offer_accepted(operation: str | None) -> None:
     dend = one(actions, "Agent", "a1", "Delivering", phase="End")
     accepted = one(actions, "Agent", "a1", "Accepted")
     for a in (dstart, started, dend, accepted):
-        assert (a["InteractionID"], a["MediaTypeID"], a["AgentID"], a["PlaceID"]) == ("i1", "email", "a1", "p1")
+        assert (a["InteractionID"], a["MediaTypeID"], a["AgentID"], a["PlaceID"]) == (
+            "i1",
+            "email",
+            "a1",
+            "p1",
+        )
         assert (a["Queue"], a["MediaServerID"], a["RouterID"], a["StrategyID"]) == (
             "q_in",
             "EmailServer",
@@ -209,7 +226,11 @@ def test_routed_offer_accepted(operation: str | None) -> None:
             "s1",
         )
     assert dstart["EventTime"] == started["EventTime"] == d.ms(90)
-    assert (accepted["StartTime"], accepted["DurationMs"], accepted["EventTime"]) == (d.ms(90), 10_000, d.ms(100))
+    assert (accepted["StartTime"], accepted["DurationMs"], accepted["EventTime"]) == (
+        d.ms(90),
+        10_000,
+        d.ms(100),
+    )
     assert dend["DurationMs"] == 10_000
     assert mirrored(actions, accepted)["ObjectID"] == "p1"
     for name in ("TransferTaken", "ConferenceJoined", "CoachingByRequestInitiated", "Pulled"):
@@ -289,7 +310,11 @@ def test_stopped_during_offer_is_abandoned_never_also_revoked() -> None:
         ],
     )
     abandoned = one(actions, "Agent", "a1", "InteractionAbandonedDuringOffering")
-    assert (abandoned["DurationMs"], abandoned["InteractionID"], abandoned["MediaTypeID"]) == (5_000, "c1", "chat")
+    assert (abandoned["DurationMs"], abandoned["InteractionID"], abandoned["MediaTypeID"]) == (
+        5_000,
+        "c1",
+        "chat",
+    )
     assert abandoned["Reason"] == {"StopReason": "CustomerLeft"}
     assert not on(actions, "Agent", "a1", "Revoked")
     assert len(on(actions, "Agent", "a1", "Delivering", phase="End")) == 1
@@ -319,13 +344,25 @@ def test_inbound_handling_carries_user_data_changed_meanwhile() -> None:
     for name in ("HandlingStarted", "HandlingInboundStarted"):
         assert one(actions, "Agent", "a1", name)["EventTime"] == d.ms(15)
     stopped = one(actions, "Agent", "a1", "StoppedInbound")
-    assert (stopped["StartTime"], stopped["DurationMs"], stopped["InteractionID"]) == (d.ms(15), 300_000, "i1")
+    assert (stopped["StartTime"], stopped["DurationMs"], stopped["InteractionID"]) == (
+        d.ms(15),
+        300_000,
+        "i1",
+    )
     assert stopped["UserData"] == {"Lang": "fr", "Case": "42"}
     assert mirrored(actions, stopped)["ObjectID"] == "p1"
-    assert not on(actions, "Agent", "a1", "HandlingOutbound") and not on(actions, "Agent", "a1", "StoppedOutbound")
+    assert not on(actions, "Agent", "a1", "HandlingOutbound") and not on(
+        actions, "Agent", "a1", "StoppedOutbound"
+    )
 
 
-@covers("StartedOutbound", "InteractionResponded", "HandlingOutbound", "HandlingOutboundStarted", "StoppedOutbound")
+@covers(
+    "StartedOutbound",
+    "InteractionResponded",
+    "HandlingOutbound",
+    "HandlingOutboundStarted",
+    "StoppedOutbound",
+)
 @pytest.mark.parametrize("operation", [None, "Submit"])
 def test_agent_reply_is_started_outbound_and_responded(operation: str | None) -> None:
     d = Day()
@@ -333,8 +370,9 @@ def test_agent_reply_is_started_outbound_and_responded(operation: str | None) ->
         d,
         [
             d.at(0).login("a1", "p1"),
-            d.at(10).submitted("r1", "email", itype="Outbound", agent="a1", parent="i1",
-                               InteractionSubtype="OutboundReply"),
+            d.at(10).submitted(
+                "r1", "email", itype="Outbound", agent="a1", parent="i1", InteractionSubtype="OutboundReply"
+            ),
             d.at(10).added("r1", "a1", operation=operation),
             d.at(70).removed("r1", "a1"),
             d.at(70).stopped("r1"),
@@ -466,7 +504,9 @@ def test_conference(operation: str | None, visibility: str | None) -> None:
     assert joined["EventTime"] == made["EventTime"] == d.ms(62)
     assert made["PlaceID"] == "p1" and joined["PlaceID"] == "p2"
     assert one(actions, "Agent", "a2", "Handling", phase="End")["DurationMs"] == 58_000
-    assert not on(actions, "Agent", "a2", "TransferTaken") and not on(actions, "Agent", "a1", "Handling", phase="End")
+    assert not on(actions, "Agent", "a2", "TransferTaken") and not on(
+        actions, "Agent", "a1", "Handling", phase="End"
+    )
 
 
 @covers("CoachingRequested", "CoachingByRequestInitiated", "BeingCoached")
@@ -482,7 +522,11 @@ def test_coaching_by_request(operation: str | None, visibility: str | None) -> N
         ],
     )
     requested = one(actions, "Agent", "a1", "CoachingRequested")
-    assert (requested["EventTime"], requested["InteractionID"], requested["PlaceID"]) == (d.ms(60), "i1", "p1")
+    assert (requested["EventTime"], requested["InteractionID"], requested["PlaceID"]) == (
+        d.ms(60),
+        "i1",
+        "p1",
+    )
     initiated = one(actions, "Agent", "sup", "CoachingByRequestInitiated")
     assert (initiated["StartTime"], initiated["DurationMs"]) == (d.ms(60), 20_000)
     coached = one(actions, "Agent", "a1", "BeingCoached")
@@ -519,15 +563,21 @@ def test_monitoring_by_intrusion(operation: str | None) -> None:
     assert one(actions, "Agent", "sup", "MonitoringInitiated")["EventTime"] == d.ms(60)
     for agent in ("a1", "a2"):
         assert one(actions, "Agent", agent, "BeingMonitored")["EventTime"] == d.ms(60)
-    assert names(actions, "Agent", "sup") == ["Active:Start", "Available:Start", "Routable:Start",
-                                              "MonitoringInitiated"], "a monitoring party gets no Handling"
+    assert names(actions, "Agent", "sup") == [
+        "Active:Start",
+        "Available:Start",
+        "Routable:Start",
+        "MonitoringInitiated",
+    ], "a monitoring party gets no Handling"
 
 
 @covers("CoachingByIntrusionInitiated")
 @pytest.mark.parametrize("operation", [None, "Intrude"])
 def test_coaching_by_intrusion(operation: str | None) -> None:
     d = Day()
-    actions = run(d, [*conference_of_two(d), d.at(60).added("i1", "sup", operation=operation, visibility="Coach")])
+    actions = run(
+        d, [*conference_of_two(d), d.at(60).added("i1", "sup", operation=operation, visibility="Coach")]
+    )
     assert one(actions, "Agent", "sup", "CoachingByIntrusionInitiated")
     assert one(actions, "Agent", "a1", "BeingCoached") and one(actions, "Agent", "a2", "BeingCoached")
     assert one(actions, "Agent", "sup", "Handling", phase="Start")
@@ -538,10 +588,14 @@ def test_coaching_by_intrusion(operation: str | None) -> None:
 @pytest.mark.parametrize("operation", [None, "Intrude"])
 def test_conference_by_intrusion(operation: str | None) -> None:
     d = Day()
-    actions = run(d, [*two_agents(d), d.at(60).added("i1", "sup", operation=operation, visibility="Conference")])
+    actions = run(
+        d, [*two_agents(d), d.at(60).added("i1", "sup", operation=operation, visibility="Conference")]
+    )
     assert one(actions, "Agent", "sup", "ConferenceJoinedByIntrusion")["EventTime"] == d.ms(60)
     assert one(actions, "Agent", "sup", "Handling", phase="Start")
-    assert not on(actions, "Agent", "a1", "ConferenceMade") and not on(actions, "Agent", "sup", "ConferenceJoined")
+    assert not on(actions, "Agent", "a1", "ConferenceMade") and not on(
+        actions, "Agent", "sup", "ConferenceJoined"
+    )
 
 
 # --- pull ---------------------------------------------------------------------------------------
@@ -557,7 +611,9 @@ def test_pulled_from_queue(operation: str | None) -> None:
             d.at(0).login("a1", "p1"),
             d.at(0).submitted("i1", queue="q"),
             d.at(30).taken("i1", "q", by_agent="a1", ViewID="v1"),
-            d.at(30).added("i1", "a1", operation=operation, ViewID="v1", TargetAgentID="a1", TargetPlaceID="p1"),
+            d.at(30).added(
+                "i1", "a1", operation=operation, ViewID="v1", TargetAgentID="a1", TargetPlaceID="p1"
+            ),
         ],
     )
     pulled = one(actions, "Agent", "a1", "Pulled")
@@ -588,14 +644,11 @@ def test_pulled_from_workbin_with_attributes_on_the_party_event() -> None:
     assert (pulled["TargetAgentID"], pulled["TargetPlaceID"]) == ("a1", "p1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC VIOLATION actions.md §1 'for Pulled the workbin/view/target attributes' (when known): "
-    "on_taken_from_workbin sets state['workbin']=None before EventPartyAdded, so Pulled loses the "
-    "workbin known from EventPlacedInWorkbin/EventTakenFromWorkbin unless EventPartyAdded repeats it",
-)
 @pytest.mark.parametrize("operation", [None, "Pull"])
 def test_pulled_from_workbin_carries_the_workbin(operation: str | None) -> None:
+    """Regression (fixed in ece50d1): the workbin known from EventPlacedInWorkbin / EventTakenFromWorkbin
+    reaches Pulled even when EventPartyAdded does not repeat it (actions.md §1 'for Pulled the
+    workbin/view/target attributes')."""
     d = Day()
     actions = run(d, workbin_round_trip(d, operation))
     pulled = one(actions, "Agent", "a1", "Pulled")
@@ -638,7 +691,11 @@ def test_queue_entered_waiting_distributed() -> None:
         ],
     )
     entered = one(actions, "Queue", "q_in", "InteractionEntered")
-    assert (entered["EventTime"], entered["InteractionID"], entered["MediaTypeID"]) == (d.ms(60), "i1", "email")
+    assert (entered["EventTime"], entered["InteractionID"], entered["MediaTypeID"]) == (
+        d.ms(60),
+        "i1",
+        "email",
+    )
     assert entered["Queue"] == "q_in" and entered["UserData"] == {"k": "v"}
     assert one(actions, "Queue", "q_in", "Waiting", phase="Start")["EventTime"] == d.ms(60)
     assert one(actions, "Queue", "q_in", "Waiting", phase="End")["DurationMs"] == 30_000
@@ -694,6 +751,27 @@ def test_stopped_while_waiting_is_deleted() -> None:
     actions = run(d, [d.at(0).submitted("i1", queue="q"), d.at(300).stopped("i1")])
     assert one(actions, "Queue", "q", "InteractionDeleted")["DurationMs"] == 300_000
     assert one(actions, "Queue", "q", "Waiting", phase="End")["DurationMs"] == 300_000
+
+
+# --- place mirror across a change of place -----------------------------------------------------
+
+
+def test_handling_started_at_one_place_ends_on_that_place() -> None:
+    d = Day()
+    actions = CoreDriver().push_all(
+        [
+            d.at(0).login("a1", "p1"),
+            *handled_by(d, "i1", "a1", 0),
+            d.at(60).logout("a1"),
+            d.at(120).login("a1", "p2"),
+            d.at(180).removed("i1", "a1"),
+        ]
+    )
+    assert [
+        (a["ObjectID"], a["Phase"])
+        for a in actions
+        if a["ObjectType"] == "Place" and a["Action"] == "Handling"
+    ] == [("p1", "Start"), ("p1", "End")]
 
 
 # --- completeness -------------------------------------------------------------------------------

@@ -76,7 +76,9 @@ def test_chat_heavy_rule() -> None:
     assert (desk.state("chat"), desk.state("email")) == ("Routable", "Routable")
     assert desk.state("sms") == "NotRoutable", "a media not listed in max gets 0"
     desk.offer("c1", "chat", 10)
-    assert (desk.state("chat"), desk.state("email")) == ("Routable", "NotRoutable"), "email blocked by chat ≥ 1"
+    assert (desk.state("chat"), desk.state("email")) == ("Routable", "NotRoutable"), (
+        "email blocked by chat ≥ 1"
+    )
     desk.step(desk.d.at(11).added("c1", "a1"))
     desk.offer("c2", "chat", 12)
     assert desk.state("chat") == "Routable"
@@ -87,7 +89,9 @@ def test_chat_heavy_rule() -> None:
     desk.step(desk.d.at(21).rejected("c2", "a1"), desk.d.at(21).revoked("c3", "a1"))
     assert (desk.state("chat"), desk.state("email")) == ("Routable", "Routable"), "block lifted at chat 0"
     desk.offer("e1", "email", 30)
-    assert (desk.state("chat"), desk.state("email")) == ("Routable", "NotRoutable"), "email max 1; total 1 of 3"
+    assert (desk.state("chat"), desk.state("email")) == ("Routable", "NotRoutable"), (
+        "email max 1; total 1 of 3"
+    )
 
 
 def test_max_total_limits_across_media() -> None:
@@ -128,11 +132,17 @@ def test_assignment_precedence_agent_place_tenant(
 def test_offer_and_its_outcomes_switch_routable() -> None:
     desk = Desk(media={"email": True})
     assert routing(desk.offer("e1", "email", 10), "a1") == ["Routable:End", "NotRoutable:Start"]
-    assert routing(desk.step(desk.d.at(15).revoked("e1", "a1")), "a1") == ["NotRoutable:End", "Routable:Start"]
+    assert routing(desk.step(desk.d.at(15).revoked("e1", "a1")), "a1") == [
+        "NotRoutable:End",
+        "Routable:Start",
+    ]
     desk.step(desk.d.at(20).invite("e1", "a1"))
     accept = desk.step(desk.d.at(25).added("e1", "a1"))
     assert routing(accept, "a1") == [], "accepting moves one unit from offered to Handling: no change"
-    assert routing(desk.step(desk.d.at(90).removed("e1", "a1")), "a1") == ["NotRoutable:End", "Routable:Start"]
+    assert routing(desk.step(desk.d.at(90).removed("e1", "a1")), "a1") == [
+        "NotRoutable:End",
+        "Routable:Start",
+    ]
     ends = on(desk.all, "Agent", "a1", "NotRoutable", phase="End")
     assert [e["DurationMs"] for e in ends] == [5_000, 70_000]
 
@@ -144,11 +154,17 @@ def test_readiness_and_dnd_switch_routable() -> None:
         "NotRoutable:Start",
     ]
     assert routing(desk.step(desk.d.at(11).media_reason("a1", "email", {"R": "y"})), "a1") == []
-    assert routing(desk.step(desk.d.at(20).ready("a1", "email")), "a1") == ["NotRoutable:End", "Routable:Start"]
+    assert routing(desk.step(desk.d.at(20).ready("a1", "email")), "a1") == [
+        "NotRoutable:End",
+        "Routable:Start",
+    ]
     assert routing(desk.step(desk.d.at(30).dnd_on("a1")), "a1") == ["Routable:End", "NotRoutable:Start"]
     assert routing(desk.step(desk.d.at(35).not_ready("a1", "email")), "a1") == [], "still NotRoutable"
     assert routing(desk.step(desk.d.at(40).dnd_off("a1")), "a1") == []
-    assert routing(desk.step(desk.d.at(50).ready("a1", "email")), "a1") == ["NotRoutable:End", "Routable:Start"]
+    assert routing(desk.step(desk.d.at(50).ready("a1", "email")), "a1") == [
+        "NotRoutable:End",
+        "Routable:Start",
+    ]
 
 
 def test_media_removal_and_logout_end_routing_without_a_successor() -> None:
@@ -165,7 +181,10 @@ def test_handling_after_logout_and_relogin_still_counts() -> None:
     desk.step(desk.d.at(20).logout("a1"))
     desk.step(desk.d.at(30).login("a1", "p1", media={"email": True}))
     assert desk.state("email") == "NotRoutable", "the email in hand still uses the one unit"
-    assert routing(desk.step(desk.d.at(40).removed("e1", "a1")), "a1") == ["NotRoutable:End", "Routable:Start"]
+    assert routing(desk.step(desk.d.at(40).removed("e1", "a1")), "a1") == [
+        "NotRoutable:End",
+        "Routable:Start",
+    ]
 
 
 def test_monitoring_takes_no_capacity_but_coaching_does() -> None:
@@ -183,8 +202,11 @@ def test_monitoring_takes_no_capacity_but_coaching_does() -> None:
             d.at(30).added("i1", "sup", visibility="Coach"),
         ]
     )
-    assert [(a["Action"], a["Phase"], a["EventTime"]) for a in on(actions, "Agent", "sup")
-            if a["Action"] in ("Routable", "NotRoutable")] == [
+    assert [
+        (a["Action"], a["Phase"], a["EventTime"])
+        for a in on(actions, "Agent", "sup")
+        if a["Action"] in ("Routable", "NotRoutable")
+    ] == [
         ("Routable", "Start", d.ms(0)),
         ("Routable", "End", d.ms(30)),
         ("NotRoutable", "Start", d.ms(30)),
@@ -255,12 +277,6 @@ def test_bundle_of_transfer_accept_on_inviter_changes_nothing() -> None:
     assert routing(out, "a1") == [] and routing(out, "a2") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC VIOLATION (literal reading) actions.md §0 'a zero-length Routable or NotRoutable is never "
-    "emitted': EventReadyForMedia and EventAgentInvited at the same EventTime are evaluated separately, "
-    "so Routable Start and Routable End (DurationMs 0) are both emitted",
-)
 def test_no_zero_length_routable_when_offer_arrives_in_the_same_millisecond_as_ready() -> None:
     d = Day()
     actions = CoreDriver().push_all(

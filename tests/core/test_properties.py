@@ -107,7 +107,9 @@ class World:
         ]
 
     def handling(self, ixn: Ixn) -> list[str]:
-        return sorted((a for a, p in ixn.parties.items() if p["vis"] != "Monitor"), key=lambda a: ixn.parties[a]["seq"])
+        return sorted(
+            (a for a, p in ixn.parties.items() if p["vis"] != "Monitor"), key=lambda a: ixn.parties[a]["seq"]
+        )
 
     def all_parties_in(self, ixn: Ixn) -> bool:
         return all(self.agents[a].logged_in for a in ixn.parties)
@@ -201,7 +203,9 @@ class World:
         return True
 
     def step_route(self) -> bool:
-        ready = [i for i in self.live() if not i.parties and not i.offers and not i.workbin and self.free_agents(i)]
+        ready = [
+            i for i in self.live() if not i.parties and not i.offers and not i.workbin and self.free_agents(i)
+        ]
         if not ready:
             return False
         ixn = self.pick(ready)
@@ -215,7 +219,9 @@ class World:
 
     def step_invite_more(self) -> bool:
         """Transfer, conference or coaching request from the agents handling it."""
-        options = [i for i in self.live() if self.handling(i) and self.all_parties_in(i) and self.free_agents(i)]
+        options = [
+            i for i in self.live() if self.handling(i) and self.all_parties_in(i) and self.free_agents(i)
+        ]
         if not options:
             return False
         ixn = self.pick(options)
@@ -253,7 +259,9 @@ class World:
 
     def step_pull(self) -> bool:
         options = [
-            i for i in self.live() if (i.queue or i.workbin) and not i.parties and not i.offers and self.free_agents(i)
+            i
+            for i in self.live()
+            if (i.queue or i.workbin) and not i.parties and not i.offers and self.free_agents(i)
         ]
         if not options:
             return False
@@ -270,7 +278,9 @@ class World:
         return True
 
     def step_intrude(self) -> bool:
-        options = [i for i in self.live() if self.handling(i) and self.all_parties_in(i) and self.free_agents(i)]
+        options = [
+            i for i in self.live() if self.handling(i) and self.all_parties_in(i) and self.free_agents(i)
+        ]
         if not options:
             return False
         ixn = self.pick(options)
@@ -338,8 +348,19 @@ class World:
         return True
 
     STEPS = (
-        *["login"] * 2, "logout", *["media"] * 2, *["new"] * 3, *["route"] * 3, *["invite_more"] * 3,
-        *["answer"] * 4, *["pull"] * 2, *["intrude"] * 2, *["leave"] * 2, *["park"] * 2, *["stop"] * 2, "noise",
+        *["login"] * 2,
+        "logout",
+        *["media"] * 2,
+        *["new"] * 3,
+        *["route"] * 3,
+        *["invite_more"] * 3,
+        *["answer"] * 4,
+        *["pull"] * 2,
+        *["intrude"] * 2,
+        *["leave"] * 2,
+        *["park"] * 2,
+        *["stop"] * 2,
+        "noise",
     )
 
     def run(self, n: int) -> None:
@@ -401,7 +422,11 @@ def test_agent_state_exclusivity_and_only_while_active(world: World) -> None:
     actions = CoreDriver().push_all(world.events)
     open_: dict[tuple[str, str], set[str]] = defaultdict(set)
     for a in actions:
-        if a["ObjectType"] != "Agent" or a["Action"] not in AGENT_STATE_ACTIONS or a["Action"] == "DoNotDisturb":
+        if (
+            a["ObjectType"] != "Agent"
+            or a["Action"] not in AGENT_STATE_ACTIONS
+            or a["Action"] == "DoNotDisturb"
+        ):
             continue
         states = open_[(a["ObjectID"], a["MediaTypeID"])]
         name = a["Action"]
@@ -412,8 +437,12 @@ def test_agent_state_exclusivity_and_only_while_active(world: World) -> None:
             continue
         if name != "Active":
             assert "Active" in states, f"{a} while the media is not Active"
-        partner = {"Available": "Blocked", "Blocked": "Available", "Routable": "NotRoutable",
-                   "NotRoutable": "Routable"}.get(name)
+        partner = {
+            "Available": "Blocked",
+            "Blocked": "Available",
+            "Routable": "NotRoutable",
+            "NotRoutable": "Routable",
+        }.get(name)
         assert partner not in states and name not in states, f"{a}: already open {states}"
         states.add(name)
     for (agent, media), states in open_.items():
@@ -424,7 +453,8 @@ def test_agent_state_exclusivity_and_only_while_active(world: World) -> None:
             load = sum(
                 1
                 for i in world.live()
-                if i.media == media and (agent in i.offers or (agent in i.parties and i.parties[agent]["vis"] != "Monitor"))
+                if i.media == media
+                and (agent in i.offers or (agent in i.parties and i.parties[agent]["vis"] != "Monitor"))
             )
             expected = "Routable" if s.media[media] and not s.dnd and load == 0 else "NotRoutable"
             assert expected in states, (agent, media, states, s, load)
@@ -449,7 +479,9 @@ def test_after_logout_only_interaction_endings_until_the_next_login(world: World
             continue
         for lo, hi in gaps[owner]:
             if lo < a["EventTime"] < hi:
-                assert (a["Action"], a["Phase"]) in ENDINGS, f"{a['Action']} {a['Phase']} on logged-out {owner}"
+                assert (a["Action"], a["Phase"]) in ENDINGS, (
+                    f"{a['Action']} {a['Phase']} on logged-out {owner}"
+                )
 
 
 @SETTINGS

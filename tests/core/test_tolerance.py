@@ -31,7 +31,9 @@ def test_duplicate_agent_event_is_dropped_and_counted() -> None:
     d = Day()
     dnd = d.at(30).dnd_on("a1", EventID="e-dnd")
     driver = CoreDriver()
-    actions = driver.push_all([d.at(0).login("a1", "p1", EventID="e-login"), dnd, dnd, d.at(40).dnd_off("a1")])
+    actions = driver.push_all(
+        [d.at(0).login("a1", "p1", EventID="e-login"), dnd, dnd, d.at(40).dnd_off("a1")]
+    )
     assert len(on(actions, "Agent", "a1", "DoNotDisturb", phase="Start")) == 1
     assert driver.counters["duplicates"] == 1
 
@@ -39,8 +41,9 @@ def test_duplicate_agent_event_is_dropped_and_counted() -> None:
 def test_same_event_id_for_another_key_is_not_a_duplicate() -> None:
     d = Day()
     driver = CoreDriver()
-    actions = driver.push_all([d.at(0).submitted("i1", queue="q", EventID="x"), d.at(0).submitted("i2", queue="q",
-                                                                                               EventID="x")])
+    actions = driver.push_all(
+        [d.at(0).submitted("i1", queue="q", EventID="x"), d.at(0).submitted("i2", queue="q", EventID="x")]
+    )
     assert len(on(actions, "Queue", "q", "InteractionEntered")) == 2
     assert driver.counters["duplicates"] == 0
 
@@ -60,16 +63,28 @@ def test_identical_events_without_event_id_are_both_applied_with_distinct_ids() 
 def test_unknown_interaction_is_reconstructed_and_counted() -> None:
     d = Day()
     driver = CoreDriver()
-    invite = d.event("EventAgentInvited", InteractionID="x1", MediaTypeID="chat", AgentID="a1", PlaceID="p1",
-                     InteractionType="Outbound")
+    invite = d.event(
+        "EventAgentInvited",
+        InteractionID="x1",
+        MediaTypeID="chat",
+        AgentID="a1",
+        PlaceID="p1",
+        InteractionType="Outbound",
+    )
     actions = driver.push_all(
-        [d.at(0).login("a1", "p1", media={"chat": True}), invite, d.at(5).added("x1", "a1", MediaTypeID="chat")]
+        [
+            d.at(0).login("a1", "p1", media={"chat": True}),
+            invite,
+            d.at(5).added("x1", "a1", MediaTypeID="chat"),
+        ]
     )
     assert driver.anomalies == {"unknown-interaction": 1}
     start = one(actions, "Agent", "a1", "Delivering", phase="Start")
     assert (start["InteractionID"], start["MediaTypeID"]) == ("x1", "chat")
     assert one(actions, "Agent", "a1", "HandlingOutbound", phase="Start")
-    assert one(actions, "Agent", "a1", "NotRoutable", phase="Start", media="chat"), "the offer took the chat unit"
+    assert one(actions, "Agent", "a1", "NotRoutable", phase="Start", media="chat"), (
+        "the offer took the chat unit"
+    )
 
 
 def test_party_added_for_unknown_interaction_still_gives_handling() -> None:
@@ -147,8 +162,12 @@ def test_agent_events_reordered_within_the_window_give_the_same_actions() -> Non
 def test_at_equal_time_agent_events_come_before_interaction_actions() -> None:
     """Ready and an offer at the same EventTime, the offer read first: the offer still sees a ready agent."""
     d = Day()
-    in_order = [d.at(0).login("a1", "p1", media={"email": False}), d.at(0).submitted("i1"),
-                d.at(5).ready("a1", "email"), d.at(5).invite("i1", "a1")]
+    in_order = [
+        d.at(0).login("a1", "p1", media={"email": False}),
+        d.at(0).submitted("i1"),
+        d.at(5).ready("a1", "email"),
+        d.at(5).invite("i1", "a1"),
+    ]
     swapped = [in_order[0], in_order[1], in_order[3], in_order[2]]
     assert CoreDriver().push_all(swapped) == CoreDriver().push_all(in_order)
 
@@ -168,14 +187,9 @@ def test_late_event_after_a_later_one_was_released_is_applied_and_counted() -> N
     assert blocked["EventTime"] == d.ms(5), "applied with its own time"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC VIOLATION README 'Order': 'Input older than the window is applied when it arrives and counted "
-    "as late.' ReorderBuffer.push counts late only when time < released_to (the time of the last released "
-    "*item*), not when time < event clock - window: clock 30 s (a1's offer), window 2 s, input at 5 s, last "
-    "released item at 0 s -> applied at once, but counters['late'] stays 0",
-)
 def test_input_older_than_the_window_is_counted_late_even_if_nothing_newer_was_released() -> None:
+    """Regression (fixed in ece50d1): late = older than event clock − window, not only older than the last
+    released item (README 'Order': applied when it arrives and counted as late)."""
     d = Day()
     driver = CoreDriver()
     driver.push(d.at(0).login("a1", "p1", media={"email": True, "chat": True}))
@@ -186,14 +200,9 @@ def test_input_older_than_the_window_is_counted_late_even_if_nothing_newer_was_r
     assert driver.counters["late"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC VIOLATION README 'Order' ('applied when it arrives'): an interaction event that yields no "
-    "agent bundle (here EventPropertiesChanged at 30 s) releases the window via ReorderBuffer.ready(now) "
-    "but does not advance max_seen; the late agent event at 5 s then sees clock = 5 s and is HELD "
-    "(released only by flush / a later item) instead of being applied on arrival and counted late",
-)
 def test_input_older_than_the_clock_set_by_a_bundle_less_event_is_applied_on_arrival() -> None:
+    """Regression (fixed in ece50d1): an interaction event that reaches no agent still advances the window's
+    clock, so a late agent event after it is applied at once (not held until flush) and counted."""
     d = Day()
     driver = CoreDriver()
     driver.push(d.at(0).login("a1", "p1"))
@@ -221,17 +230,28 @@ def test_place_agent_state_reconciles_as_one_event() -> None:
     driver = CoreDriver()
     driver.push_all([d.at(0).login("a1", "p1", media={"email": True, "chat": (False, {"R": "Lunch"})})])
     t = 60
-    snap = d.at(t).snapshot("a1", "p1", media={"email": (False, {"R": "Break"}), "sms": True,
-                                               "chat": (False, {"R": "Lunch"})}, dnd=True)
+    snap = d.at(t).snapshot(
+        "a1",
+        "p1",
+        media={"email": (False, {"R": "Break"}), "sms": True, "chat": (False, {"R": "Lunch"})},
+        dnd=True,
+    )
     out = driver.push(snap) + driver.flush()
     assert all(a["EventTime"] == d.ms(t) and a["SourceEvent"] == "EventPlaceAgentState" for a in out)
     agent = on(out, "Agent", "a1")
     assert names(on(agent, "Agent", "a1", media="chat")) == [], "unchanged chat: nothing"
-    assert names(on(agent, "Agent", "a1", media="email")) == ["Available:End", "Blocked:Start", "Routable:End",
-                                                              "NotRoutable:Start"]
+    assert names(on(agent, "Agent", "a1", media="email")) == [
+        "Available:End",
+        "Blocked:Start",
+        "Routable:End",
+        "NotRoutable:Start",
+    ]
     assert one(agent, "Agent", "a1", "Blocked", media="email")["Reason"] == {"R": "Break"}
-    assert names(on(agent, "Agent", "a1", media="sms")) == ["Active:Start", "Available:Start",
-                                                            "NotRoutable:Start"], "DND: sms NotRoutable at once"
+    assert names(on(agent, "Agent", "a1", media="sms")) == [
+        "Active:Start",
+        "Available:Start",
+        "NotRoutable:Start",
+    ], "DND: sms NotRoutable at once"
     assert one(agent, "Agent", "a1", "DoNotDisturb", phase="Start")
     assert not driver.anomalies
     # a second snapshot without DoNotDisturb (= false) and without sms closes both

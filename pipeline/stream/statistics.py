@@ -1,0 +1,191 @@
+"""Stage 3 on Kafka: actions → reorder window → statistics engine → one topic per stat type.
+
+A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
+One engine per partition of the actions topic. Group and tenant statistics fan out from agent and
+place actions, so they are complete only when the actions topic has **one partition** (the
+default); stages 1 and 2 scale out on their own topics' partitions.
+
+Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
+faust requires for table writes) the engine's changed state and the set of applied input offsets
+are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
+last checkpoint acknowledged. After a crash the engine is restored from the table and redelivered
+inputs it already holds are skipped, so statistics count every action exactly once; a notification
+may be sent again (its topic is compacted, so readers see the latest value).
+
+Clock: ``MEDIASTAT_CLOCK=wall`` (default, live: wall time, never behind event time, ticked every
+second for resets and Time notifications) or ``event`` (the event clock, as replay: for tests and
+backfills through Kafka).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import faust
+
+from pipeline.core.ordering import DEFAULT_WINDOW_MS
+from pipeline.records.codec import decode, encode
+from pipeline.records.errors import BadRecord
+from pipeline.stats.ordered import OrderedStats
+from pipeline.stream import delivery
+from pipeline.stream.settings import current_config
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_S = 2.0
+WALL_FLUSH_S = 2.0
+CLOCK_ENV = "MEDIASTAT_CLOCK"
+COUNTERS: Counter[str] = Counter()
+
+
+def stat_key(rec: dict) -> bytes:
+    return f"{rec['Statistic']}/{rec['ObjectType']}/{rec['TenantID']}/{rec['ObjectID']}".encode()
+
+
+class _PartitionStats:
+    """The engine of one actions partition, its applied offsets and its unacknowledged inputs."""
+
+    def __init__(self, number: int, config) -> None:
+        self.number = number
+        self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
+        self.low = -1  # every offset ≤ low is applied
+        self.extra: set[int] = set()  # applied offsets above low
+        self.unacked: list[Any] = []  # faust events applied since the last checkpoint
+        self.written: dict[str, str] = {}  # table key → JSON last written
+        self.last_checkpoint = time.monotonic()
+        self.last_input = time.monotonic()
+
+    def applied(self, offset: int) -> bool:
+        return offset <= self.low or offset in self.extra
+
+    def mark(self, offset: int) -> None:
+        self.extra.add(offset)
+        while self.low + 1 in self.extra:
+            self.low += 1
+            self.extra.discard(self.low)
+
+    def entries(self) -> dict[str, str]:
+        """The checkpoint as table entries (key → JSON), one per accumulator / object / meta."""
+        state = self.stats.engine.export_state()
+        p = self.number
+        out = {f"{p}|meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
+        for key, value in state["accumulators"].items():
+            out[f"{p}|acc|{key}"] = json.dumps(value, separators=(",", ":"))
+        for key, value in state["objects"].items():
+            out[f"{p}|obj|{key}"] = json.dumps(value, separators=(",", ":"))
+        out[f"{p}|pos"] = json.dumps({"low": self.low, "extra": sorted(self.extra)})
+        return out
+
+    def restore(self, entries: dict[str, str]) -> None:
+        p = f"{self.number}|"
+        mine = {k[len(p):]: v for k, v in entries.items() if k.startswith(p)}
+        if "meta" not in mine:
+            return
+        head = json.loads(mine["meta"])
+        state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
+        for key, value in mine.items():
+            kind, _, rest = key.partition("|")
+            if kind == "acc":
+                state["accumulators"][rest] = json.loads(value)
+            elif kind == "obj":
+                state["objects"][rest] = json.loads(value)
+        self.stats.engine.import_state(state)
+        pos = json.loads(mine.get("pos", '{"low": -1, "extra": []}'))
+        self.low, self.extra = pos["low"], set(pos["extra"])
+        self.written = {f"{p}{k}": v for k, v in mine.items()}
+
+
+def register(app: faust.App, topics) -> None:
+    config = current_config()
+    if not config.statistics:
+        return
+    event_clock = os.environ.get(CLOCK_ENV, "wall") == "event"
+    actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
+    table = app.Table("statistics", default=None, key_type=bytes, value_type=bytes)
+    partitions: dict[int, _PartitionStats] = {}
+
+    async def publish(records: list[dict]) -> None:
+        COUNTERS["records"] += len(records)
+        await delivery.send_all(
+            out[r["StatType"]].send(key=stat_key(r), value=encode("StatValue", r), force=True)
+            for r in records
+        )
+
+    def partition(number: int) -> _PartitionStats:
+        part = partitions.get(number)
+        if part is None:
+            part = partitions[number] = _PartitionStats(number, config)
+            prefix = f"{number}|".encode()
+            part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
+        return part
+
+    async def checkpoint(part: _PartitionStats, manual) -> None:
+        entries = part.entries()
+        for key, value in entries.items():
+            if part.written.get(key) != value:
+                table[key.encode()] = value.encode()
+        for key in set(part.written) - set(entries):
+            del table[key.encode()]
+        part.written = entries
+        for done in part.unacked:
+            await manual.ack(done)
+        part.unacked.clear()
+        part.last_checkpoint = time.monotonic()
+
+    @app.agent(actions, name="stage3-statistics")
+    async def statistics(stream):
+        manual = stream.noack()
+        async for event in manual.events():
+            msg = event.message
+            part = partition(msg.partition)
+            part.last_input = time.monotonic()
+            if part.applied(msg.offset):
+                COUNTERS["redelivered"] += 1
+                await manual.ack(event)
+                continue
+            try:
+                _, action = decode(msg.value, expected="ActionRecord")
+            except BadRecord as bad:  # not ours: never crash, never lose — log and count
+                COUNTERS["undecodable"] += 1
+                log.warning("stage 3: undecodable action at %s:%s: %s", msg.partition, msg.offset, bad.reason)
+                part.mark(msg.offset)
+                part.unacked.append(event)
+                continue
+            tags, records = part.stats.push(action, (msg.offset, event))
+            if not event_clock:
+                records = part.stats.advance(int(time.time() * 1000)) + records
+            await publish(records)
+            for offset, done in tags:
+                part.mark(offset)
+                part.unacked.append(done)
+            if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
+                await checkpoint(part, manual)
+
+    @app.timer(interval=1.0)
+    async def tick() -> None:
+        """Wall time: flush idle windows; live clock: resets and Time notifications."""
+        now = time.monotonic()
+        for part in partitions.values():
+            records: list[dict] = []
+            if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
+                tags, records = part.stats.flush()
+                for offset, done in tags:
+                    part.mark(offset)
+                    part.unacked.append(done)
+            if not event_clock:
+                records += part.stats.advance(int(time.time() * 1000))
+            if records:
+                await publish(records)
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender, revoked, **kwargs) -> None:
+        """A revoked partition's engine is rebuilt by its next owner from the table."""
+        for tp in revoked:
+            if tp.topic == topics.actions:
+                partitions.pop(tp.partition, None)
