@@ -18,15 +18,23 @@ import faust
 from pipeline.core.driver import DEFAULT_RETENTION_MS, agent_key, interaction_key
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
-from pipeline.records.codec import decode, encode
+from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
-from pipeline.records.validation import validate_event
+from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
 
 log = logging.getLogger(__name__)
 
 #: Counted per worker and logged; dead letters and anomalies are also visible on their topics.
 COUNTERS: Counter[str] = Counter()
+
+
+def decode_event(value: bytes | None) -> object:
+    """Avro single-object encoded (what ``feed`` writes), or a JSON object (a simpler bridge)."""
+    data = bytes(value or b"")
+    if data[:2] == MARKER:
+        return decode(data, expected="ReportingEvent")[1]
+    return parse_json_line(data)
 
 
 def action_key(action: dict) -> bytes:
@@ -58,8 +66,7 @@ def register(app: faust.App, topics) -> None:
             source = delivery.source_position(msg.topic, msg.partition, msg.offset)
             COUNTERS["events"] += 1
             try:
-                _, record = decode(msg.value, expected="ReportingEvent")
-                record = validate_event(record)
+                record = validate_event(decode_event(msg.value))
             except BadRecord as bad:
                 COUNTERS["dead-letters"] += 1
                 letter = {

@@ -1,0 +1,125 @@
+"""Run the real pipeline for tests: feed a file, start/stop/kill worker processes, read topics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from pipeline.records.codec import decode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Pipeline:
+    """One isolated pipeline on a shared broker: its own topic prefix, consumer group and state dir."""
+
+    bootstrap: str
+    workdir: Path
+    config: Path | None = None
+    clock: str = "event"
+    prefix: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:10])
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.prefix}-app"
+
+    def topic(self, kind: str) -> str:
+        return f"{self.prefix}.{kind}"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            cwd=REPO, capture_output=True, text=True, timeout=120, env=self._env(),
+        )
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MEDIASTAT_TOPIC_PREFIX": self.prefix}
+
+    def feed(self, path: Path) -> None:
+        done = self.cli("feed", str(path))
+        assert done.returncode == 0, done.stderr
+
+    def start_worker(self, name: str = "w1") -> subprocess.Popen:
+        args = [sys.executable, "-m", "pipeline.cli", "worker", "--app-id", self.app_id,
+                "--data-dir", str(self.workdir / name), "--clock", self.clock, "--loglevel", "warning"]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
+        log = open(self.workdir / f"{name}.log", "a")
+        proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self._env())
+        proc.log_path = self.workdir / f"{name}.log"  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """A crash: SIGKILL, no chance to flush or commit."""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.log_path.read_text(errors="replace")[-3000:] for p in self.workers  # type: ignore[attr-defined]
+        )
+
+
+def read_topics(bootstrap: str, topics: Iterable[str], *, want: int | None = None, idle_s: float = 8.0,
+                timeout_s: float = 120.0, alive=None) -> list[tuple[str, dict]]:
+    """Every record of ``topics`` from the start, decoded, in partition order.
+
+    Stops after ``want`` records (and ``idle_s`` without more), or after ``idle_s`` of silence when
+    ``want`` is None, or at ``timeout_s``.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    out: list[tuple[str, dict]] = []
+    try:
+        consumer.subscribe(list(topics))
+        deadline = time.monotonic() + timeout_s
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                if time.monotonic() - last > idle_s and (want is None or len(out) >= want):
+                    break
+                if alive is not None and not alive():
+                    break
+                continue
+            out.append((msg.topic(), decode(msg.value())[1]))
+            last = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "offsets-" + uuid.uuid4().hex})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        total = 0
+        for p in meta.partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high
+        return total
+    finally:
+        consumer.close()
