@@ -81,13 +81,19 @@ def _sliding_bucket(acc: dict[str, Any], stat: Statistic, start: int, seed: int 
     return bucket
 
 
-def prune(acc: dict[str, Any], stat: Statistic, now: int) -> None:
-    """Sliding: drop buckets that left the window (keeps the state at ``ceil(L/S)`` buckets)."""
-    if stat.profile.kind == "Sliding":
-        oldest = profiles.window_start(stat.profile, now)
-        buckets = acc["w"]["bs"]
-        for key in [k for k, b in buckets.items() if b["s"] < oldest]:
-            del buckets[key]
+def prune(acc: dict[str, Any], stat: Statistic, now: int) -> int:
+    """Sliding: drop buckets that left the window (keeps the state at ``ceil(L/S)`` buckets).
+
+    Returns how many were dropped (a value that moves only with its window changed only then).
+    """
+    if stat.profile.kind != "Sliding":
+        return 0
+    oldest = profiles.window_start(stat.profile, now)
+    buckets = acc["w"]["bs"]
+    gone = [k for k, b in buckets.items() if b["s"] < oldest]
+    for key in gone:
+        del buckets[key]
+    return len(gone)
 
 
 def bucket_for(acc: dict[str, Any], stat: Statistic, t: int, now: int) -> dict[str, Any] | None:

@@ -36,6 +36,16 @@ def moves_with_clock(stat: Statistic) -> bool:
     return stat.stat_type.subject in STATUS_SUBJECTS and category in STATUS_CLOCK_CATEGORIES
 
 
+def moves_only_with_window(stat: Statistic) -> bool:
+    """A Sliding value that changes without an action only when a bucket leaves the window."""
+    category = stat.stat_type.category
+    return (
+        stat.profile.kind == "Sliding"
+        and category not in CLOCK_CATEGORIES
+        and not (stat.stat_type.subject in STATUS_SUBJECTS and category in STATUS_CLOCK_CATEGORIES)
+    )
+
+
 def _div(a: float, b: float) -> float:
     return a / b if b else 0.0
 

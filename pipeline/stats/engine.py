@@ -26,7 +26,7 @@ from pipeline.config import Config
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
 from pipeline.stats import categories, notification, profiles, status
-from pipeline.stats.model import Groups, Statistic
+from pipeline.stats.model import OBJECT_TYPES, Groups, Statistic
 
 STATE_VERSION = 1
 
@@ -66,6 +66,8 @@ class StatEngine:
             "pending_logout": [],
         }
         self._groups_cache: dict[int | None, Groups] = {}
+        self._relevant: dict[str, tuple[Statistic, ...]] = {}
+        self._seen: set[tuple[str, str, str]] = set()  # objects every statistic has an accumulator for
 
     # ------------------------------------------------------------------------------------ clock
 
@@ -200,7 +202,14 @@ class StatEngine:
         # A status is a present fact: it goes to the groups the member is in now, even when the
         # action is late and counts (as an action) for the groups of its EventTime.
         targets_now = targets if t >= now else self._targets(otype, oid, tenant, now)
-        for stat in self._stats:
+        touched = {(tt, tenant, ti) for tt, ti in (*targets, *targets_now)}
+        # Once every statistic holds an accumulator for these objects ("seen"), only the statistics
+        # whose masks name this action (or that follow status) can change: skip the others.
+        if login_event is None and touched <= self._seen:
+            stats = self._stats_for(action["Action"])
+        else:
+            stats = self._stats
+        for stat in stats:
             by_status = acc_ops.uses_status(stat)
             for target_type, target_id in targets_now if by_status else targets:
                 if target_type not in stat.stat_type.objects:
@@ -228,7 +237,21 @@ class StatEngine:
                         self._meta["pending_logout"].append(key)
                 if changed:
                     out += self._on_change(stat, acc, now)
+        if stats is self._stats:
+            self._seen |= touched
         return out
+
+    def _stats_for(self, action_name: str) -> tuple[Statistic, ...]:
+        """Statistics an action of this name can change once its objects are seen (cached)."""
+        found = self._relevant.get(action_name)
+        if found is None:
+            found = self._relevant[action_name] = tuple(
+                s for s in self._stats
+                if acc_ops.uses_status(s)
+                or s.stat_type.main_mask.matches(action_name)
+                or s.stat_type.rel_mask.matches(action_name)
+            )
+        return found
 
     # ----------------------------------------------------------------------------- notification
 
@@ -287,9 +310,11 @@ class StatEngine:
                     out.append(self._record(stat, self._acc[key], now, "Timer"))
                 due["tick"] = notification.next_tick(stat, now)
             if due["check"] is not None and due["check"] <= now:
+                window_only = categories.moves_only_with_window(stat)
                 for key in self._index[stat.name]:
                     acc = self._acc[key]
-                    acc_ops.prune(acc, stat, now)
+                    if acc_ops.prune(acc, stat, now) == 0 and window_only:
+                        continue  # nothing left the window: the value cannot have moved
                     out += self._on_change(stat, acc, now)
                 due["check"] = notification.next_check(stat, now)
         return out
@@ -374,9 +399,19 @@ class StatEngine:
             name = self._stat_name(key)
             if name in self._index:
                 self._index[name].append(key)
+        self._seen = self._rebuild_seen()
         for stat in self._stats:  # statistics added since the export get their schedule
             if self._meta["clock"] is not None and stat.name not in self._meta["due"]:
                 self._meta["due"][stat.name] = self._schedule(stat, self._meta["clock"])
+
+    def _rebuild_seen(self) -> set[tuple[str, str, str]]:
+        """Objects with an accumulator in every statistic of their object type."""
+        held: dict[tuple[str, str, str], int] = {}
+        for acc in self._acc.values():
+            obj = tuple(acc["o"])
+            held[obj] = held.get(obj, 0) + 1
+        wanted = {t: sum(1 for s in self._stats if t in s.stat_type.objects) for t in OBJECT_TYPES}
+        return {obj for obj, n in held.items() if n >= wanted[obj[0]]}
 
     def keys(self) -> list[str]:
         """Accumulator keys (``Statistic/ObjectType/TenantID/ObjectID``), sorted."""

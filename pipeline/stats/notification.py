@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.records.catalog import CATEGORIES
 from pipeline.stats import profiles
-from pipeline.stats.categories import moves_with_clock
+from pipeline.stats.categories import moves_only_with_window, moves_with_clock
 from pipeline.stats.model import Statistic
 
 #: Clock-moved values are re-sent at most this often [ours].
@@ -78,6 +78,8 @@ def next_check(stat: Statistic, now: int) -> int | None:
     """Changes mode: when clock-moved values are looked at next (10 s boundaries, Sliding steps)."""
     if stat.notification.mode != "Changes" or not moves_with_clock(stat):
         return None
+    if moves_only_with_window(stat):
+        return profiles.next_step(stat.profile, now)  # buckets leave the window only at steps
     due = (now // RESEND_MS + 1) * RESEND_MS
     if stat.profile.kind == "Sliding":
         due = min(due, profiles.next_step(stat.profile, now))

@@ -40,6 +40,7 @@ class _Partition:
         self.buffer = ReorderBuffer(window_ms)
         self.oldest_wait: float | None = None  # wall time the oldest waiting input arrived
         self.tick_sent = False
+        self.acks = delivery.InOrderAcks()
 
 
 def register(app: faust.App, topics) -> None:
@@ -78,6 +79,7 @@ def register(app: faust.App, topics) -> None:
             part = partitions.get(msg.partition)
             if part is None:
                 part = partitions[msg.partition] = _Partition(DEFAULT_WINDOW_MS)
+            part.acks.received(event)
             wrapped = delivery.loads(msg.value)
             if wrapped["Kind"] == "tick":
                 released = part.buffer.flush()
@@ -99,8 +101,9 @@ def register(app: faust.App, topics) -> None:
                 held.append(source_event)
             if released:
                 part.oldest_wait = time.monotonic() if len(part.buffer) else None
-            for done in held:
-                await manual.ack(done)
+            for finished in held:
+                for done in part.acks.finished(finished):
+                    await manual.ack(done)
 
     @app.timer(interval=0.5)
     async def flush_idle_windows() -> None:

@@ -114,6 +114,9 @@ def create_app(
         # Stages 2 and 3 hold inputs unacknowledged on purpose (reorder window, checkpoints); they
         # are redelivered and deduplicated after a stop, so shutdown must not wait for them.
         "stream_wait_empty": False,
+        # A crashed worker's partitions move to the others after 10 s, not faust's default 60 s.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 3.0,
     }
     options.update(settings)
     app = faust.App(app_id, **options)

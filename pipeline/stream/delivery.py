@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -41,6 +42,12 @@ def remember(state: dict, source: str) -> None:
     sources.append(source)
     if len(sources) > RECENT_SOURCES:
         del sources[: len(sources) - RECENT_SOURCES]
+
+
+def last_offset(state: dict) -> int:
+    """The input offset of the newest source the state remembers (-1 if none)."""
+    sources = state.get("_sources") or ()
+    return max((int(s.split("/")[0].rsplit(":", 1)[1]) for s in sources), default=-1)
 
 
 async def send_all(sends: Iterable[Awaitable[Any]]) -> None:
@@ -73,3 +80,34 @@ class JsonTable:
 
     def __delitem__(self, key: bytes) -> None:
         del self.table[key]
+
+
+class InOrderAcks:
+    """Acknowledge one partition's messages strictly in offset order.
+
+    faust commits the first run of consecutive acknowledged offsets, and it does not see a gap at
+    the head of that run right after a start or when one offset is missing. Stages that finish
+    messages out of order (the reorder window, checkpoints) would then commit past a message still
+    waiting, and lose it in a crash. So a finished message is acknowledged only once every message
+    received before it (on that partition) is finished too.
+    """
+
+    def __init__(self) -> None:
+        self._received: deque[Any] = deque()  # faust events in arrival (= offset) order
+        self._finished: set[int] = set()
+
+    def received(self, event: Any) -> None:
+        self._received.append(event)
+
+    def finished(self, event: Any) -> list[Any]:
+        """Mark one message finished; returns those now safe to acknowledge, in order."""
+        self._finished.add(event.message.offset)
+        out = []
+        while self._received and self._received[0].message.offset in self._finished:
+            done = self._received.popleft()
+            self._finished.discard(done.message.offset)
+            out.append(done)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._received)

@@ -48,16 +48,22 @@ def register(app: faust.App, topics) -> None:
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
     table = delivery.JsonTable(app.Table("interactions", default=None, key_type=bytes, value_type=bytes))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
-    # writes the table, which faust allows only while handling a message of that partition.
+    # writes the table, which faust allows only while handling a message of that partition. A state
+    # is deleted only once every input it holds is committed: otherwise a crash would redeliver
+    # those inputs to an empty state, which would take them for a new interaction.
     finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
 
-    def expire(partition: int, now: int) -> None:
-        queue = finished[partition]
+    def expire(tp, now: int) -> None:
+        queue = finished[tp.partition]
+        committed = app.consumer._committed_offset.get(tp) if app.consumer is not None else None
         while queue and queue[0][0] + DEFAULT_RETENTION_MS <= now:
-            stopped_at, key = queue.popleft()
+            stopped_at, key = queue[0]
             state = table[key]
             if state is not None and state.get("stopped_at") == stopped_at:
+                if committed is None or delivery.last_offset(state) >= committed:
+                    return  # not yet safe; try again on a later message
                 del table[key]
+            queue.popleft()
 
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):
@@ -121,4 +127,4 @@ def register(app: faust.App, topics) -> None:
             table[key] = state
             if name == "EventProcessingStopped" and not result.duplicate:
                 finished[msg.partition].append((state["stopped_at"], key))
-            expire(msg.partition, record["EventTime"])
+            expire(msg.tp, record["EventTime"])

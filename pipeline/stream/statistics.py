@@ -56,6 +56,7 @@ class _PartitionStats:
         self.low = -1  # every offset ≤ low is applied
         self.extra: set[int] = set()  # applied offsets above low
         self.unacked: list[Any] = []  # faust events applied since the last checkpoint
+        self.acks = delivery.InOrderAcks()
         self.written: dict[str, str] = {}  # table key → JSON last written
         self.last_checkpoint = time.monotonic()
         self.last_input = time.monotonic()
@@ -133,8 +134,9 @@ def register(app: faust.App, topics) -> None:
         for key in set(part.written) - set(entries):
             del table[key.encode()]
         part.written = entries
-        for done in part.unacked:
-            await manual.ack(done)
+        for finished in part.unacked:
+            for done in part.acks.finished(finished):
+                await manual.ack(done)
         part.unacked.clear()
         part.last_checkpoint = time.monotonic()
 
@@ -145,9 +147,10 @@ def register(app: faust.App, topics) -> None:
             msg = event.message
             part = partition(msg.partition)
             part.last_input = time.monotonic()
+            part.acks.received(event)
             if part.applied(msg.offset):
                 COUNTERS["redelivered"] += 1
-                await manual.ack(event)
+                part.unacked.append(event)  # acknowledged in order at the next checkpoint
                 continue
             try:
                 _, action = decode(msg.value, expected="ActionRecord")
