@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Reinstall only when pyproject.toml changes (the stamp is newer than it otherwise).
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv broker topics run test test-fast lint stop
+.PHONY: venv broker topics run test test-fast bench lint stop
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ test: venv
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not integration and not slow"
+
+## throughput of validation, core, replay with statistics, and one worker on the local broker
+bench: broker
+	$(BIN)/python -m tests.bench.bench_replay --kafka
 
 lint: venv
 	$(BIN)/ruff check .

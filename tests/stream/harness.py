@@ -40,19 +40,39 @@ class Pipeline:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "pipeline.cli", *args],
-            cwd=REPO, capture_output=True, text=True, timeout=120, env=self._env(),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=self._env(),
         )
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MEDIASTAT_TOPIC_PREFIX": self.prefix}
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "MEDIASTAT_TOPIC_PREFIX": self.prefix,
+        }
 
     def feed(self, path: Path) -> None:
         done = self.cli("feed", str(path))
         assert done.returncode == 0, done.stderr
 
     def start_worker(self, name: str = "w1") -> subprocess.Popen:
-        args = [sys.executable, "-m", "pipeline.cli", "worker", "--app-id", self.app_id,
-                "--data-dir", str(self.workdir / name), "--clock", self.clock, "--loglevel", "warning"]
+        args = [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "worker",
+            "--app-id",
+            self.app_id,
+            "--data-dir",
+            str(self.workdir / name),
+            "--clock",
+            self.clock,
+            "--loglevel",
+            "warning",
+        ]
         if self.config is not None:
             args += ["--config", str(self.config)]
         log = open(self.workdir / f"{name}.log", "a")
@@ -79,19 +99,33 @@ class Pipeline:
 
     def logs(self) -> str:
         return "\n".join(
-            p.log_path.read_text(errors="replace")[-3000:] for p in self.workers  # type: ignore[attr-defined]
+            p.log_path.read_text(errors="replace")[-3000:]
+            for p in self.workers  # type: ignore[attr-defined]
         )
 
 
-def read_topics(bootstrap: str, topics: Iterable[str], *, want: int | None = None, idle_s: float = 8.0,
-                timeout_s: float = 120.0, alive=None) -> list[tuple[str, dict]]:
+def read_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    want: int | None = None,
+    idle_s: float = 8.0,
+    timeout_s: float = 120.0,
+    alive=None,
+) -> list[tuple[str, dict]]:
     """Every record of ``topics`` from the start, decoded, in partition order.
 
     Stops after ``want`` records (and ``idle_s`` without more), or after ``idle_s`` of silence when
     ``want`` is None, or at ``timeout_s``.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "reader-" + uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     out: list[tuple[str, dict]] = []
     try:
         consumer.subscribe(list(topics))

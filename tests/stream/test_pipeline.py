@@ -34,8 +34,9 @@ def day_file(path: Path, *, agents: int = 6, hours: float = 1.0, per_hour: float
         for line in scenario(f"{name}.events.jsonl").read_text().splitlines():
             if line.strip():
                 rows.append((json.loads(line)["EventTime"], line))
-    sim = Simulator(agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2",
-                    start="2026-03-02T09:00:00Z")
+    sim = Simulator(
+        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-03-02T09:00:00Z"
+    )
     for event in sim.events():
         rows.append((event["EventTime"], json.dumps(event)))
     rows.sort(key=lambda r: r[0])  # ISO strings of one format sort in time order; sort is stable
@@ -57,7 +58,9 @@ def last_per_key(records: list[dict]) -> dict[tuple, dict]:
     return out
 
 
-def test_pipeline_gives_the_same_actions_and_statistics_as_replay(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     config = scenario("01-routed-email.stats.yaml")
     events = day_file(tmp_path / "events.jsonl")
     want_actions, want_stats = run_replay(events, config)
@@ -67,8 +70,14 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(kafka_bootstra
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
-        got = read_topics(kafka_bootstrap, [pipe.topic("actions")], want=len(want_actions), idle_s=5,
-                          timeout_s=150, alive=lambda: worker.poll() is None)
+        got = read_topics(
+            kafka_bootstrap,
+            [pipe.topic("actions")],
+            want=len(want_actions),
+            idle_s=5,
+            timeout_s=150,
+            alive=lambda: worker.poll() is None,
+        )
         stat_topics = [pipe.topic(f"stat.{name}") for name in load_config(config).stat_types]
         got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=6, timeout_s=60)
     finally:
@@ -92,14 +101,29 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(kafka_bootstra
 def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     good = scenario("01-routed-email.events.jsonl").read_text().splitlines()
-    events.write_text("\n".join([good[0], "not json at all", '{"Event": "EventNope", "TenantID": "t1", '
-                                 '"EventTime": "2026-03-02T09:00:00Z"}', *good[1:]]) + "\n")
+    events.write_text(
+        "\n".join(
+            [
+                good[0],
+                "not json at all",
+                '{"Event": "EventNope", "TenantID": "t1", "EventTime": "2026-03-02T09:00:00Z"}',
+                *good[1:],
+            ]
+        )
+        + "\n"
+    )
     pipe = Pipeline(kafka_bootstrap, tmp_path, config=scenario("01-routed-email.stats.yaml"))
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
-        letters = read_topics(kafka_bootstrap, [pipe.topic("dead-letters")], want=2, idle_s=3, timeout_s=90,
-                              alive=lambda: worker.poll() is None)
+        letters = read_topics(
+            kafka_bootstrap,
+            [pipe.topic("dead-letters")],
+            want=2,
+            idle_s=3,
+            timeout_s=90,
+            alive=lambda: worker.poll() is None,
+        )
         actions = read_topics(kafka_bootstrap, [pipe.topic("actions")], want=46, idle_s=3, timeout_s=60)
     finally:
         pipe.stop_all()
