@@ -14,19 +14,39 @@ from pipeline.config import Config
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer
 from pipeline.stats.engine import StatEngine
 
+#: How long (event time) an applied ActionID is remembered to drop a repeat of it.
+DEDUP_RETENTION_MS = 3_600_000
+
 
 class OrderedStats:
-    """Push actions (each with an opaque ``tag`` returned once it is applied); collect records."""
+    """Push actions (each with an opaque ``tag`` returned once it is applied); collect records.
+
+    Repeats of an ``ActionID`` (the pipeline delivers actions at least once) are dropped, so every
+    action counts once; applied ids are remembered for :data:`DEDUP_RETENTION_MS` of event time.
+    """
 
     def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS) -> None:
         self.engine = StatEngine(config)
         self.buffer = ReorderBuffer(window_ms)
         self._arrivals = 0
+        self.applied_ids: dict[str, int] = {}  # ActionID → EventTime, applied
+        self._waiting_ids: set[str] = set()  # in the window, not applied yet
+        self.repeats = 0
 
     def push(self, action: dict, tag: Any = None) -> tuple[list[Any], list[dict]]:
-        """Add one action; returns (tags of the actions applied now, statistic records)."""
+        """Add one action; returns (tags of the actions applied now or dropped, statistic records)."""
+        action_id = action.get("ActionID")
+        if action_id is not None:
+            if action_id in self.applied_ids or action_id in self._waiting_ids:
+                self.repeats += 1
+                return [tag], []
+            self._waiting_ids.add(action_id)
         self._arrivals += 1
         return self._apply(self.buffer.push(action["EventTime"], (self._arrivals,), (action, tag)))
+
+    def forget_before(self, t: int) -> None:
+        """Drop remembered ids of actions older than ``t`` (bounded memory)."""
+        self.applied_ids = {k: v for k, v in self.applied_ids.items() if v >= t}
 
     def release(self, clock: int) -> tuple[list[Any], list[dict]]:
         """Apply what the event clock has moved past the window."""
@@ -50,4 +70,12 @@ class OrderedStats:
             records.extend(self.engine.advance(action["EventTime"]))
             records.extend(self.engine.on_action(action, action["EventTime"]))
             tags.append(tag)
+            action_id = action.get("ActionID")
+            if action_id is not None:
+                self._waiting_ids.discard(action_id)
+                self.applied_ids[action_id] = action["EventTime"]
+        if len(self.applied_ids) > 4096 and self.engine.clock is not None:
+            oldest = next(iter(self.applied_ids.values()))
+            if oldest < self.engine.clock - 2 * DEDUP_RETENTION_MS:
+                self.forget_before(self.engine.clock - DEDUP_RETENTION_MS)
         return tags, records

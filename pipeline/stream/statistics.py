@@ -47,8 +47,18 @@ def stat_key(rec: dict) -> bytes:
     return f"{rec['Statistic']}/{rec['ObjectType']}/{rec['TenantID']}/{rec['ObjectID']}".encode()
 
 
+SPACES = ("A", "B")
+
+
 class _PartitionStats:
-    """The engine of one actions partition, its applied offsets and its unacknowledged inputs."""
+    """The engine of one actions partition, its applied offsets and its unacknowledged inputs.
+
+    Checkpoints alternate between two key spaces, A and B, and a marker key names the last complete
+    one with the input offsets it includes. A checkpoint writes the entries that differ from what
+    that space last held, waits until the changelog has them, and only then moves the marker: a
+    crash mid-checkpoint leaves the marker on the previous complete space, whose inputs are then
+    redelivered. (Many table keys cannot be written atomically; one marker key can.)
+    """
 
     def __init__(self, number: int, config) -> None:
         self.number = number
@@ -57,9 +67,14 @@ class _PartitionStats:
         self.extra: set[int] = set()  # applied offsets above low
         self.unacked: list[Any] = []  # faust events applied since the last checkpoint
         self.acks = delivery.InOrderAcks()
-        self.written: dict[str, str] = {}  # table key → JSON last written
+        self.current: str | None = None  # the space the marker names
+        self.written: dict[str, dict[str, str]] = {space: {} for space in SPACES}  # space → key → JSON
         self.last_checkpoint = time.monotonic()
         self.last_input = time.monotonic()
+
+    @property
+    def marker_key(self) -> str:
+        return f"{self.number}|current"
 
     def applied(self, offset: int) -> bool:
         return offset <= self.low or offset in self.extra
@@ -70,35 +85,51 @@ class _PartitionStats:
             self.low += 1
             self.extra.discard(self.low)
 
-    def entries(self) -> dict[str, str]:
-        """The checkpoint as table entries (key → JSON), one per accumulator / object / meta."""
+    def next_space(self) -> str:
+        return "B" if self.current == "A" else "A"
+
+    def entries(self, space: str) -> dict[str, str]:
+        """The engine state as table entries of ``space`` (key → JSON): meta, accumulators, objects."""
         state = self.stats.engine.export_state()
-        p = self.number
-        out = {f"{p}|meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
+        p = f"{self.number}|{space}|"
+        out = {p + "meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
         for key, value in state["accumulators"].items():
-            out[f"{p}|acc|{key}"] = json.dumps(value, separators=(",", ":"))
+            out[p + "acc|" + key] = json.dumps(value, separators=(",", ":"))
         for key, value in state["objects"].items():
-            out[f"{p}|obj|{key}"] = json.dumps(value, separators=(",", ":"))
-        out[f"{p}|pos"] = json.dumps({"low": self.low, "extra": sorted(self.extra)})
+            out[p + "obj|" + key] = json.dumps(value, separators=(",", ":"))
+        chunks: dict[int, dict[str, int]] = {}
+        for action_id, t in self.stats.applied_ids.items():  # by minute: old chunks do not change
+            chunks.setdefault(t // 60_000, {})[action_id] = t
+        for minute, ids in chunks.items():
+            out[p + f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
         return out
 
+    def marker(self, space: str) -> str:
+        return json.dumps({"space": space, "low": self.low, "extra": sorted(self.extra)})
+
     def restore(self, entries: dict[str, str]) -> None:
-        p = f"{self.number}|"
-        mine = {k[len(p):]: v for k, v in entries.items() if k.startswith(p)}
-        if "meta" not in mine:
+        """Rebuild from the table: the space the marker names; remember what each space holds."""
+        for space in SPACES:
+            prefix = f"{self.number}|{space}|"
+            self.written[space] = {k: v for k, v in entries.items() if k.startswith(prefix)}
+        marker = entries.get(self.marker_key)
+        if marker is None:
             return
-        head = json.loads(mine["meta"])
+        pos = json.loads(marker)
+        mine = self.written[pos["space"]]
+        p = f"{self.number}|{pos['space']}|"
+        head = json.loads(mine[p + "meta"])
         state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
         for key, value in mine.items():
-            kind, _, rest = key.partition("|")
+            kind, _, rest = key[len(p):].partition("|")
             if kind == "acc":
                 state["accumulators"][rest] = json.loads(value)
             elif kind == "obj":
                 state["objects"][rest] = json.loads(value)
+            elif kind == "ids":
+                self.stats.applied_ids.update(json.loads(value))
         self.stats.engine.import_state(state)
-        pos = json.loads(mine.get("pos", '{"low": -1, "extra": []}'))
-        self.low, self.extra = pos["low"], set(pos["extra"])
-        self.written = {f"{p}{k}": v for k, v in mine.items()}
+        self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
 
 
 def register(app: faust.App, topics) -> None:
@@ -127,13 +158,18 @@ def register(app: faust.App, topics) -> None:
         return part
 
     async def checkpoint(part: _PartitionStats, manual) -> None:
-        entries = part.entries()
+        space = part.next_space()
+        entries = part.entries(space)
+        held = part.written[space]
         for key, value in entries.items():
-            if part.written.get(key) != value:
+            if held.get(key) != value:
                 table[key.encode()] = value.encode()
-        for key in set(part.written) - set(entries):
+        for key in set(held) - set(entries):
             del table[key.encode()]
-        part.written = entries
+        part.written[space] = entries
+        await app.producer.flush()  # the whole space is in the changelog before the marker moves
+        table[part.marker_key.encode()] = part.marker(space).encode()
+        part.current = space
         for finished in part.unacked:
             for done in part.acks.finished(finished):
                 await manual.ack(done)
