@@ -1,0 +1,57 @@
+"""Unit tests of the delivery mechanics the kill tests rely on (no broker)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pipeline.config import Config
+from pipeline.stats.ordered import OrderedStats
+from pipeline.stream.delivery import InOrderAcks, last_offset, remember, seen
+
+
+def event(offset: int) -> SimpleNamespace:
+    return SimpleNamespace(message=SimpleNamespace(offset=offset))
+
+
+def test_acks_wait_for_every_earlier_message() -> None:
+    acks = InOrderAcks()
+    events = [event(o) for o in (10, 11, 12, 13)]
+    for e in events:
+        acks.received(e)
+    assert acks.finished(events[2]) == []  # 10 and 11 still open: acking 12 would let faust skip them
+    assert acks.finished(events[0]) == [events[0]]
+    assert acks.finished(events[1]) == [events[1], events[2]]
+    assert acks.finished(events[3]) == [events[3]]
+    assert len(acks) == 0
+
+
+def test_acks_tolerate_offset_gaps() -> None:
+    acks = InOrderAcks()
+    a, b = event(5), event(9)  # offsets 6-8 never arrive (e.g. compacted away)
+    acks.received(a)
+    acks.received(b)
+    assert acks.finished(b) == []
+    assert acks.finished(a) == [a, b]
+
+
+def test_state_remembers_sources_boundedly() -> None:
+    state: dict = {}
+    for n in range(300):
+        remember(state, f"t.events:0:{n}")
+    assert seen(state, "t.events:0:299") and not seen(state, "t.events:0:0")
+    assert len(state["_sources"]) == 256
+    assert last_offset(state) == 299
+    assert last_offset({}) == -1
+
+
+def test_repeated_action_ids_count_once() -> None:
+    stats = OrderedStats(Config(), window_ms=0)
+    action = {"ActionID": "x", "Action": "Accepted", "Kind": "Retrospective", "ObjectType": "Agent",
+              "ObjectID": "a1", "TenantID": "t1", "EventTime": 1000, "DurationMs": 5}
+    tags, _ = stats.push(action, "first")
+    assert tags == ["first"]
+    tags, records = stats.push(dict(action), "again")
+    assert tags == ["again"] and records == [] and stats.repeats == 1
+    assert stats.applied_ids == {"x": 1000}
+    stats.forget_before(2000)
+    assert stats.applied_ids == {}
