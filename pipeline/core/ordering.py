@@ -50,6 +50,24 @@ class ReorderBuffer:
         self.observe(time)
         return self.ready()
 
+    def hold(self, time: int, rank: tuple, item: Any) -> list[Any]:
+        """Add an item without releasing others; returns ``[item]`` at once when it is late.
+
+        For watermark-driven release: late means older than something already released (the
+        event clock may be far ahead of a slower upstream partition without that being late).
+        """
+        self._arrivals += 1
+        if self.released_to is not None and time < self.released_to:
+            self.late += 1
+            return [item]
+        heapq.heappush(self._heap, (time, rank, self._arrivals, item))
+        self.observe(time)
+        return []
+
+    def release_to(self, limit: int) -> list[Any]:
+        """Everything at or before ``limit``, in order."""
+        return self._release_to(limit)
+
     def ready(self, now: int | None = None) -> list[Any]:
         """Items whose time is at least ``window`` behind the clock (event clock unless ``now``)."""
         clock = self.max_seen if now is None else max(now, self.max_seen or now)
@@ -100,3 +118,40 @@ def instant_ends(items: list[dict]) -> list[bool]:
     for i, item in enumerate(items):
         last[(item["TenantID"], item["AgentID"], item["EventTime"])] = i
     return [last[(item["TenantID"], item["AgentID"], item["EventTime"])] == i for i, item in enumerate(items)]
+
+
+class Watermarks:
+    """How far each upstream partition has got in event time; release up to the slowest active one.
+
+    Stage 2's inputs come from every partition of stage 1. Processing a backlog, one upstream
+    partition can run hours of event time ahead of another, far beyond the reorder window; releasing
+    on the event clock alone would then make the other partition's inputs late, and the result
+    would depend on partitioning. Stage 1 therefore announces, per partition, the largest event time
+    it has finished; stage 2 releases inputs up to the smallest announced time minus the window. A
+    partition that has announced nothing for ``idle_s`` of wall time (no traffic, or its worker is
+    gone) stops holding the others back; with no active partition the event-clock rule applies.
+    """
+
+    def __init__(self, sources: int, window_ms: int = DEFAULT_WINDOW_MS, idle_s: float = 5.0,
+                 started: float = 0.0) -> None:
+        self.sources = max(1, sources)
+        self.window_ms = window_ms
+        self.idle_s = idle_s
+        self.started = started
+        self._marks: dict[int, tuple[int, float]] = {}  # source partition → (event time, wall time)
+
+    def update(self, source: int, time: int, wall: float) -> None:
+        current = self._marks.get(source)
+        if current is None or time >= current[0]:
+            self._marks[source] = (time, wall)
+
+    def limit(self, wall: float, fallback: int | None) -> int | None:
+        """Release inputs at or before this time (``None``: hold everything for now)."""
+        active = [t for t, seen in self._marks.values() if wall - seen < self.idle_s]
+        if len(active) == self.sources:
+            return min(active) - self.window_ms
+        if wall - self.started < self.idle_s:
+            return None  # some partitions have not spoken yet: give them time
+        if active:
+            return min(active) - self.window_ms
+        return fallback

@@ -77,6 +77,12 @@ def ensure_topics(
     return created
 
 
+def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, int]:
+    """Partitions of each existing topic among ``names``."""
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout).topics
+    return {name: len(topics[name].partitions) for name in names if name in topics}
+
+
 def ensure_pipeline_topics(
     bootstrap: str, prefix: str | None = None, stat_types: Iterable[str] = (), partitions: int = 1
 ) -> list[str]:

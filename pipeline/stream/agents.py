@@ -21,11 +21,11 @@ import faust
 
 from pipeline.core.agents import AgentResult, apply_input, evaluate_pending
 from pipeline.core.driver import agent_key
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, instant_ends, rank_of
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, instant_ends, rank_of
 from pipeline.records.codec import encode
 from pipeline.stream import delivery
 from pipeline.stream.interactions import action_key
-from pipeline.stream.settings import current_config
+from pipeline.stream.settings import current_config, partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,12 @@ COUNTERS: Counter[str] = Counter()
 class _Partition:
     """The reorder window of one input partition, with the faust events waiting in it."""
 
-    def __init__(self, window_ms: int) -> None:
+    def __init__(self, window_ms: int, sources: int) -> None:
         self.buffer = ReorderBuffer(window_ms)
+        self.marks = Watermarks(sources, window_ms, started=time.monotonic())
         self.oldest_wait: float | None = None  # wall time the oldest waiting input arrived
         self.tick_sent = False
+        self.last_input = time.monotonic()
         self.acks = delivery.InOrderAcks()
 
 
@@ -47,8 +49,17 @@ def register(app: faust.App, topics) -> None:
     capacity = current_config().capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(app.Table("agents", default=None, key_type=bytes, value_type=bytes))
+    table = delivery.JsonTable(
+        app.Table(
+            "agents",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions_of(topics.agent_inputs),
+        )
+    )
     partitions: dict[int, _Partition] = {}
+    sources = partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
 
     async def apply(item: dict, source: str, evaluate: bool) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
@@ -78,23 +89,32 @@ def register(app: faust.App, topics) -> None:
             msg = event.message
             part = partitions.get(msg.partition)
             if part is None:
-                part = partitions[msg.partition] = _Partition(DEFAULT_WINDOW_MS)
+                part = partitions[msg.partition] = _Partition(DEFAULT_WINDOW_MS, sources)
             part.acks.received(event)
             wrapped = delivery.loads(msg.value)
+            now = time.monotonic()
             if wrapped["Kind"] == "tick":
                 released = part.buffer.flush()
                 part.tick_sent = False
                 held = [event]
+            elif wrapped["Kind"] == "watermark":
+                part.marks.update(wrapped["From"], wrapped["Time"], now)
+                released, held = [], [event]
             else:
                 item = wrapped["Item"]
                 before = part.buffer.late
                 entry = (item, wrapped, event)
-                released = part.buffer.push(item["EventTime"], rank_of(item, msg.offset), entry)
+                released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
                 if part.buffer.late != before:
                     COUNTERS["late"] += 1
                 held = []
+                part.last_input = now
                 if part.oldest_wait is None:
-                    part.oldest_wait = time.monotonic()
+                    part.oldest_wait = now
+            fallback = None if part.buffer.max_seen is None else part.buffer.max_seen - DEFAULT_WINDOW_MS
+            limit = part.marks.limit(now, fallback)
+            if limit is not None:
+                released += part.buffer.release_to(limit)
             ends = instant_ends([entry[0] for entry in released])
             for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
                 await apply(item, wrapped_item["Source"], evaluate)
@@ -109,10 +129,12 @@ def register(app: faust.App, topics) -> None:
     async def flush_idle_windows() -> None:
         now = time.monotonic()
         for number, part in partitions.items():
-            if part.oldest_wait is not None and not part.tick_sent and now - part.oldest_wait >= WALL_FLUSH_S:
+            idle = now - part.last_input >= WALL_FLUSH_S
+            if part.oldest_wait is not None and not part.tick_sent and idle:
                 part.tick_sent = True
-                await inputs.send(key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number,
-                                  force=True)
+                await inputs.send(
+                    key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number, force=True
+                )
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender, revoked, **kwargs) -> None:

@@ -22,6 +22,7 @@ from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
+from pipeline.stream.settings import partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,26 @@ def action_key(action: dict) -> bytes:
     return f"{action['ObjectType']}/{action['TenantID']}/{action['ObjectID']}".encode()
 
 
+#: Stage 1 announces a partition's progress after this much event time or this many messages.
+WATERMARK_STEP_MS = 1000
+WATERMARK_EVERY = 200
+
+
 def register(app: faust.App, topics) -> None:
+    stage2_partitions = partitions_of(topics.agent_inputs) or 1
     raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(app.Table("interactions", default=None, key_type=bytes, value_type=bytes))
+    table = delivery.JsonTable(
+        app.Table(
+            "interactions",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions_of(topics.events),
+        )
+    )
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
@@ -65,66 +80,87 @@ def register(app: faust.App, topics) -> None:
                 del table[key]
             queue.popleft()
 
+    async def process(msg) -> int | None:
+        """One raw message; returns its event time (None when dead-lettered)."""
+        source = delivery.source_position(msg.topic, msg.partition, msg.offset)
+        COUNTERS["events"] += 1
+        try:
+            record = validate_event(decode_event(msg.value))
+        except BadRecord as bad:
+            COUNTERS["dead-letters"] += 1
+            letter = {
+                "Payload": bytes(msg.value or b""),
+                "SourceTopic": msg.topic,
+                "SourcePartition": msg.partition,
+                "SourceOffset": msg.offset,
+                "ErrorKind": bad.kind,
+                "Reason": bad.reason,
+                "Time": int(time.time() * 1000),
+            }
+            await delivery.send_all(
+                [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
+            )
+            return None
+        name = record["Event"]
+        if name in IGNORED_EVENTS:
+            COUNTERS["ignored"] += 1
+            return record["EventTime"]
+        if name in AGENT_EVENTS:
+            item = {"Kind": "event", "Source": source, "Item": record}
+            key = agent_key(record["TenantID"], record["AgentID"]).encode()
+            await delivery.send_all([agent_inputs.send(key=key, value=delivery.dumps(item), force=True)])
+            return record["EventTime"]
+        key = interaction_key(record).encode()
+        state = table[key]
+        if delivery.seen(state, source):
+            COUNTERS["redelivered"] += 1
+            return record["EventTime"]
+        state, result = track(state, record)
+        if result.duplicate:
+            COUNTERS["duplicates"] += 1
+        for kind in result.anomalies:
+            COUNTERS["anomaly:" + kind] += 1
+        sends = [
+            actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
+            for a in result.queue_actions
+        ]
+        for bundle in result.bundles:
+            item = {"Kind": "bundle", "Source": f"{source}/{bundle['AgentID']}", "Item": bundle}
+            sends.append(
+                agent_inputs.send(
+                    key=agent_key(bundle["TenantID"], bundle["AgentID"]).encode(),
+                    value=delivery.dumps(item),
+                    force=True,
+                )
+            )
+        await delivery.send_all(sends)
+        delivery.remember(state, source)
+        table[key] = state
+        if name == "EventProcessingStopped" and not result.duplicate:
+            finished[msg.partition].append((state["stopped_at"], key))
+        expire(msg.tp, record["EventTime"])
+        return record["EventTime"]
+
+    # Watermarks (core.ordering.Watermarks): per raw partition, the largest event time finished,
+    # announced to every partition of stage 2 after the outputs it covers.
+    announced: dict[int, tuple[int, int]] = {}  # partition → (time announced, messages since)
+
+    async def announce(partition: int, event_time: int) -> None:
+        last, since = announced.get(partition, (None, 0))
+        high = event_time if last is None else max(last, event_time)
+        if last is not None and high - last < WATERMARK_STEP_MS and since < WATERMARK_EVERY:
+            announced[partition] = (last, since + 1)
+            return
+        mark = delivery.dumps({"Kind": "watermark", "From": partition, "Time": high})
+        await delivery.send_all(
+            agent_inputs.send(key=b"watermark", value=mark, partition=n, force=True)
+            for n in range(stage2_partitions)
+        )
+        announced[partition] = (high, 0)
+
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):
         async for event in stream.events():
-            msg = event.message
-            source = delivery.source_position(msg.topic, msg.partition, msg.offset)
-            COUNTERS["events"] += 1
-            try:
-                record = validate_event(decode_event(msg.value))
-            except BadRecord as bad:
-                COUNTERS["dead-letters"] += 1
-                letter = {
-                    "Payload": bytes(msg.value or b""),
-                    "SourceTopic": msg.topic,
-                    "SourcePartition": msg.partition,
-                    "SourceOffset": msg.offset,
-                    "ErrorKind": bad.kind,
-                    "Reason": bad.reason,
-                    "Time": int(time.time() * 1000),
-                }
-                await delivery.send_all(
-                    [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
-                )
-                continue
-            name = record["Event"]
-            if name in IGNORED_EVENTS:
-                COUNTERS["ignored"] += 1
-                continue
-            if name in AGENT_EVENTS:
-                item = {"Kind": "event", "Source": source, "Item": record}
-                key = agent_key(record["TenantID"], record["AgentID"]).encode()
-                await delivery.send_all(
-                    [agent_inputs.send(key=key, value=delivery.dumps(item), force=True)]
-                )
-                continue
-            key = interaction_key(record).encode()
-            state = table[key]
-            if delivery.seen(state, source):
-                COUNTERS["redelivered"] += 1
-                continue
-            state, result = track(state, record)
-            if result.duplicate:
-                COUNTERS["duplicates"] += 1
-            for kind in result.anomalies:
-                COUNTERS["anomaly:" + kind] += 1
-            sends = [
-                actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
-                for a in result.queue_actions
-            ]
-            for bundle in result.bundles:
-                item = {"Kind": "bundle", "Source": f"{source}/{bundle['AgentID']}", "Item": bundle}
-                sends.append(
-                    agent_inputs.send(
-                        key=agent_key(bundle["TenantID"], bundle["AgentID"]).encode(),
-                        value=delivery.dumps(item),
-                        force=True,
-                    )
-                )
-            await delivery.send_all(sends)
-            delivery.remember(state, source)
-            table[key] = state
-            if name == "EventProcessingStopped" and not result.duplicate:
-                finished[msg.partition].append((state["stopped_at"], key))
-            expire(msg.tp, record["EventTime"])
+            event_time = await process(event.message)
+            if event_time is not None:
+                await announce(event.message.partition, event_time)

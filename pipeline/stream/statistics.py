@@ -33,7 +33,7 @@ from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery
-from pipeline.stream.settings import current_config
+from pipeline.stream.settings import current_config, partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class _PartitionStats:
         head = json.loads(mine[p + "meta"])
         state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
         for key, value in mine.items():
-            kind, _, rest = key[len(p):].partition("|")
+            kind, _, rest = key[len(p) :].partition("|")
             if kind == "acc":
                 state["accumulators"][rest] = json.loads(value)
             elif kind == "obj":
@@ -139,7 +139,9 @@ def register(app: faust.App, topics) -> None:
     event_clock = os.environ.get(CLOCK_ENV, "wall") == "event"
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
-    table = app.Table("statistics", default=None, key_type=bytes, value_type=bytes)
+    table = app.Table(
+        "statistics", default=None, key_type=bytes, value_type=bytes, partitions=partitions_of(topics.actions)
+    )
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:

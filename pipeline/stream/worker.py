@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -37,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     import faust
 
     from pipeline.config import ConfigError, load_config
-    from pipeline.kafka.admin import ensure_pipeline_topics
+    from pipeline.kafka.admin import ensure_pipeline_topics, partition_counts, topic_name
     from pipeline.stream.app import create_app
-    from pipeline.stream.settings import CONFIG_ENV
+    from pipeline.stream.settings import CONFIG_ENV, PARTITIONS_ENV
     from pipeline.stream.statistics import CLOCK_ENV
 
     try:
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
     ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
+    inputs = [topic_name(kind, args.prefix) for kind in ("events", "agent-inputs", "actions")]
+    os.environ[PARTITIONS_ENV] = json.dumps(partition_counts(bootstrap, inputs))
     app, topics = create_app(
         bootstrap=bootstrap, data_dir=args.data_dir, prefix=args.prefix, app_id=args.app_id
     )

@@ -46,8 +46,16 @@ def test_state_remembers_sources_boundedly() -> None:
 
 def test_repeated_action_ids_count_once() -> None:
     stats = OrderedStats(Config(), window_ms=0)
-    action = {"ActionID": "x", "Action": "Accepted", "Kind": "Retrospective", "ObjectType": "Agent",
-              "ObjectID": "a1", "TenantID": "t1", "EventTime": 1000, "DurationMs": 5}
+    action = {
+        "ActionID": "x",
+        "Action": "Accepted",
+        "Kind": "Retrospective",
+        "ObjectType": "Agent",
+        "ObjectID": "a1",
+        "TenantID": "t1",
+        "EventTime": 1000,
+        "DurationMs": 5,
+    }
     tags, _ = stats.push(action, "first")
     assert tags == ["first"]
     tags, records = stats.push(dict(action), "again")
@@ -55,3 +63,28 @@ def test_repeated_action_ids_count_once() -> None:
     assert stats.applied_ids == {"x": 1000}
     stats.forget_before(2000)
     assert stats.applied_ids == {}
+
+
+def test_watermarks_release_up_to_the_slowest_active_partition() -> None:
+    from pipeline.core.ordering import Watermarks
+
+    marks = Watermarks(sources=2, window_ms=2000, idle_s=5.0, started=0.0)
+    marks.update(0, 100_000, wall=1.0)
+    assert marks.limit(wall=1.0, fallback=98_000) is None  # partition 1 has not spoken yet
+    marks.update(1, 10_000, wall=1.5)
+    assert marks.limit(wall=2.0, fallback=98_000) == 8_000  # the slow partition holds the fast one
+    marks.update(1, 9_000, wall=2.0)  # never backwards
+    assert marks.limit(wall=2.0, fallback=98_000) == 8_000
+    assert marks.limit(wall=6.2, fallback=98_000) == 98_000  # partition 0 idle too: event clock
+    marks.update(0, 120_000, wall=6.4)
+    assert marks.limit(wall=6.5, fallback=98_000) == 118_000  # partition 1 idle: it no longer holds
+
+
+def test_held_input_is_late_only_behind_what_was_released() -> None:
+    from pipeline.core.ordering import ReorderBuffer
+
+    buf = ReorderBuffer(window_ms=2000)
+    assert buf.hold(50_000, (0,), "fast") == []
+    assert buf.hold(1_000, (0,), "slow") == []  # far behind the clock, but nothing released yet
+    assert buf.release_to(10_000) == ["slow"]
+    assert buf.hold(5_000, (0,), "late") == ["late"] and buf.late == 1

@@ -131,3 +131,39 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
     assert kinds == ["decode", "unknown-event"], pipe.logs()
     assert {r["Payload"] for _, r in letters if r["ErrorKind"] == "decode"} == {b"not json at all"}
     assert len(actions) == 46, pipe.logs()
+
+
+def test_partitions_and_workers_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """README "Order": three partitions for events and agent inputs, two workers, same records."""
+    from pipeline.kafka.admin import ensure_topics
+
+    config = scenario("01-routed-email.stats.yaml")
+    events = day_file(tmp_path / "events.jsonl", agents=8, hours=1.0, per_hour=120)
+    want_actions, want_stats = run_replay(events, config)
+    pipe = Pipeline(kafka_bootstrap, tmp_path, config=config, clock="event")
+    ensure_topics(kafka_bootstrap, [pipe.topic("events"), pipe.topic("agent-inputs")], partitions=3)
+    try:
+        pipe.feed(events)
+        first = pipe.start_worker("w1")
+        second = pipe.start_worker("w2")
+        got = read_topics(
+            kafka_bootstrap,
+            [pipe.topic("actions")],
+            want=len(want_actions),
+            idle_s=6,
+            timeout_s=180,
+            alive=lambda: first.poll() is None and second.poll() is None,
+        )
+        stat_topics = [pipe.topic(f"stat.{name}") for name in load_config(config).stat_types]
+        got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=6, timeout_s=60)
+    finally:
+        pipe.stop_all()
+    logs = pipe.logs()
+    by_id = {r["ActionID"]: canonical(r) for _, r in got}
+    assert by_id == {a["ActionID"]: canonical(a) for a in want_actions}, logs
+    live = last_per_key([r for _, r in got_stats])
+    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
+    assert live.keys() == offline.keys(), logs
+    for key, want in offline.items():
+        if want["State"] is None:
+            assert live[key]["Value"] == pytest.approx(want["Value"], abs=1e-6), key
