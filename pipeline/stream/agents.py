@@ -30,6 +30,7 @@ from pipeline.stream.settings import current_config, partitions_of
 log = logging.getLogger(__name__)
 
 WALL_FLUSH_S = 2.0
+MULTI_SOURCE_IDLE_S = 30.0
 COUNTERS: Counter[str] = Counter()
 
 
@@ -38,7 +39,10 @@ class _Partition:
 
     def __init__(self, window_ms: int, sources: int) -> None:
         self.buffer = ReorderBuffer(window_ms)
-        self.marks = Watermarks(sources, window_ms, started=time.monotonic())
+        # One upstream partition delivers in order: silence means it is done. With several, one
+        # may be paused for a rebalance while others run on: give it time before going without it.
+        idle_s = WALL_FLUSH_S if sources == 1 else MULTI_SOURCE_IDLE_S
+        self.marks = Watermarks(sources, window_ms, idle_s=idle_s, started=time.monotonic())
         self.oldest_wait: float | None = None  # wall time the oldest waiting input arrived
         self.tick_sent = False
         self.last_input = time.monotonic()
@@ -49,15 +53,7 @@ def register(app: faust.App, topics) -> None:
     capacity = current_config().capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(
-        app.Table(
-            "agents",
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions_of(topics.agent_inputs),
-        )
-    )
+    table = delivery.JsonTable(delivery.raw_table(app, "agents", partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
     sources = partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
 
@@ -94,7 +90,10 @@ def register(app: faust.App, topics) -> None:
             wrapped = delivery.loads(msg.value)
             now = time.monotonic()
             if wrapped["Kind"] == "tick":
-                released = part.buffer.flush()
+                # Quiet for a while: release what the watermarks allow, everything once every
+                # upstream partition is idle too.
+                limit = part.marks.limit(now, fallback=part.buffer.max_seen)
+                released = [] if limit is None else part.buffer.release_to(limit)
                 part.tick_sent = False
                 held = [event]
             elif wrapped["Kind"] == "watermark":
@@ -128,7 +127,7 @@ def register(app: faust.App, topics) -> None:
     @app.timer(interval=0.5)
     async def flush_idle_windows() -> None:
         now = time.monotonic()
-        for number, part in partitions.items():
+        for number, part in list(partitions.items()):
             idle = now - part.last_input >= WALL_FLUSH_S
             if part.oldest_wait is not None and not part.tick_sent and idle:
                 part.tick_sent = True
@@ -136,9 +135,13 @@ def register(app: faust.App, topics) -> None:
                     key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number, force=True
                 )
 
-    @app.on_partitions_revoked.connect
-    async def forget_revoked(sender, revoked, **kwargs) -> None:
-        """Inputs waiting for a revoked partition were never acked: its next owner gets them."""
-        for tp in revoked:
-            if tp.topic == topics.agent_inputs:
-                partitions.pop(tp.partition, None)
+    @app.on_partitions_assigned.connect
+    async def forget_moved(sender, assigned, **kwargs) -> None:
+        """Drop the state of partitions this worker no longer has.
+
+        Not on revocation: faust revokes every partition at each rebalance and keeps reading the
+        ones it gets back from where it was, so their waiting inputs would never come again.
+        """
+        mine = {tp.partition for tp in assigned if tp.topic == topics.agent_inputs}
+        for number in [n for n in partitions if n not in mine]:
+            partitions.pop(number, None)

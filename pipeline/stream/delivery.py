@@ -65,6 +65,11 @@ def loads(data: bytes) -> Any:
     return json.loads(data)
 
 
+def raw_table(app, name: str, partitions: int | None):
+    """A faust RocksDB table of bytes → bytes with as many partitions as the topic that feeds it."""
+    return app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=partitions)
+
+
 class JsonTable:
     """A faust table of JSON values over raw bytes (the app's serializers are raw)."""
 

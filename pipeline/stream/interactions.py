@@ -53,15 +53,7 @@ def register(app: faust.App, topics) -> None:
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(
-        app.Table(
-            "interactions",
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions_of(topics.events),
-        )
-    )
+    table = delivery.JsonTable(delivery.raw_table(app, "interactions", partitions_of(topics.events)))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
@@ -145,10 +137,13 @@ def register(app: faust.App, topics) -> None:
     # announced to every partition of stage 2 after the outputs it covers.
     announced: dict[int, tuple[int, int]] = {}  # partition → (time announced, messages since)
 
-    async def announce(partition: int, event_time: int) -> None:
+    latest: dict[int, int] = {}  # partition → largest event time finished
+
+    async def announce(partition: int, event_time: int, force: bool = False) -> None:
         last, since = announced.get(partition, (None, 0))
         high = event_time if last is None else max(last, event_time)
-        if last is not None and high - last < WATERMARK_STEP_MS and since < WATERMARK_EVERY:
+        latest[partition] = high
+        if not force and last is not None and high - last < WATERMARK_STEP_MS and since < WATERMARK_EVERY:
             announced[partition] = (last, since + 1)
             return
         mark = delivery.dumps({"Kind": "watermark", "From": partition, "Time": high})
@@ -157,6 +152,20 @@ def register(app: faust.App, topics) -> None:
             for n in range(stage2_partitions)
         )
         announced[partition] = (high, 0)
+
+    @app.timer(interval=1.0)
+    async def announce_progress() -> None:
+        """Announce what the last messages finished, so stage 2 need not wait for more input."""
+        for partition, high in list(latest.items()):
+            if announced.get(partition, (None, 0))[0] != high:
+                await announce(partition, high, force=True)
+
+    @app.on_partitions_assigned.connect
+    async def forget_moved(sender, assigned, **kwargs) -> None:
+        mine = {tp.partition for tp in assigned if tp.topic == topics.events}
+        for number in [n for n in latest if n not in mine]:
+            latest.pop(number, None)
+            announced.pop(number, None)
 
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):

@@ -139,9 +139,7 @@ def register(app: faust.App, topics) -> None:
     event_clock = os.environ.get(CLOCK_ENV, "wall") == "event"
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
-    table = app.Table(
-        "statistics", default=None, key_type=bytes, value_type=bytes, partitions=partitions_of(topics.actions)
-    )
+    table = delivery.raw_table(app, "statistics", partitions_of(topics.actions))
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:
@@ -212,7 +210,7 @@ def register(app: faust.App, topics) -> None:
     async def tick() -> None:
         """Wall time: flush idle windows; live clock: resets and Time notifications."""
         now = time.monotonic()
-        for part in partitions.values():
+        for part in list(partitions.values()):
             records: list[dict] = []
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
                 tags, records = part.stats.flush()
@@ -224,9 +222,13 @@ def register(app: faust.App, topics) -> None:
             if records:
                 await publish(records)
 
-    @app.on_partitions_revoked.connect
-    async def forget_revoked(sender, revoked, **kwargs) -> None:
-        """A revoked partition's engine is rebuilt by its next owner from the table."""
-        for tp in revoked:
-            if tp.topic == topics.actions:
-                partitions.pop(tp.partition, None)
+    @app.on_partitions_assigned.connect
+    async def forget_moved(sender, assigned, **kwargs) -> None:
+        """Drop the state of partitions this worker no longer has.
+
+        Not on revocation: faust revokes every partition at each rebalance and keeps reading the
+        ones it gets back from where it was, so their waiting inputs would never come again.
+        """
+        mine = {tp.partition for tp in assigned if tp.topic == topics.actions}
+        for number in [n for n in partitions if n not in mine]:
+            partitions.pop(number, None)

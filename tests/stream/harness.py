@@ -139,7 +139,12 @@ def read_topics(
                 if alive is not None and not alive():
                     break
                 continue
-            out.append((msg.topic(), decode(msg.value())[1]))
+            try:
+                out.append((msg.topic(), decode(msg.value())[1]))
+            except Exception:
+                out.append(
+                    (msg.topic(), {"raw": msg.value(), "partition": msg.partition(), "offset": msg.offset()})
+                )
             last = time.monotonic()
     finally:
         consumer.close()

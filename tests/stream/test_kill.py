@@ -20,7 +20,7 @@ import pytest
 from pipeline.config import load_config
 from tests.spec_paths import scenario
 from tests.stream.harness import Pipeline, end_offsets, read_topics
-from tests.stream.test_pipeline import canonical, day_file, last_per_key, run_replay
+from tests.stream.test_pipeline import canonical, day_file, run_replay, statistics_differences
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,13 +87,6 @@ def test_killed_workers_lose_nothing_and_count_once(
     duplicates = len(got) - len(by_id)
     print(f"kills={kills} actions={total} delivered={len(got)} repeats={duplicates}")
 
-    live = last_per_key([r for _, r in got_stats])
-    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
-    assert live.keys() == offline.keys()
-    wrong = {
-        k: (live[k]["Value"], v["Value"])
-        for k, v in offline.items()
-        if v["State"] is None and live[k]["Value"] != pytest.approx(v["Value"], abs=1e-6)
-    }
-    assert not wrong, json.dumps({"/".join(k): w for k, w in list(wrong.items())[:10]}, indent=1)
+    wrong = statistics_differences(got_stats, want_stats)
+    assert not wrong, json.dumps(dict(list(wrong.items())[:10]), indent=1) + "\n" + logs
     assert Counter(r["Reason"] for _, r in got_stats)["Change"] > 0

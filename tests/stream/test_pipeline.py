@@ -58,6 +58,21 @@ def last_per_key(records: list[dict]) -> dict[tuple, dict]:
     return out
 
 
+def statistics_differences(got_stats: list[tuple[str, dict]], want_stats: list[dict]) -> dict:
+    """Latest live value per statistic and object vs replay's latest notification (not Final)."""
+    live = last_per_key([r for _, r in got_stats])
+    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
+    wrong: dict = {"/".join(k): ("missing", None) for k in offline.keys() - live.keys()}
+    wrong.update({"/".join(k): ("unexpected", None) for k in live.keys() - offline.keys()})
+    for key in offline.keys() & live.keys():
+        have, want = live[key], offline[key]
+        if have["IntervalStart"] != want["IntervalStart"] or have["State"] != want["State"]:
+            wrong["/".join(key)] = (have["IntervalStart"], want["IntervalStart"])
+        elif want["State"] is None and have["Value"] != pytest.approx(want["Value"], abs=1e-6):
+            wrong["/".join(key)] = (have["Value"], want["Value"])
+    return wrong
+
+
 def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -86,16 +101,8 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
     got_actions = [r for _, r in got]
     assert Counter(map(canonical, got_actions)) == Counter(map(canonical, want_actions)), logs
 
-    live = last_per_key([r for _, r in got_stats])
-    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
-    assert live.keys() == offline.keys(), logs
-    for key, want in offline.items():
-        have = live[key]
-        assert have["IntervalStart"] == want["IntervalStart"], key
-        if want["State"] is not None:
-            assert have["State"] == want["State"], key
-        else:
-            assert have["Value"] == pytest.approx(want["Value"], abs=1e-6), key
+    wrong = statistics_differences(got_stats, want_stats)
+    assert not wrong, (dict(list(wrong.items())[:10]), logs)
 
 
 def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -133,8 +140,9 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
     assert len(actions) == 46, pipe.logs()
 
 
-def test_partitions_and_workers_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """README "Order": three partitions for events and agent inputs, two workers, same records."""
+def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """README "Order": three partitions for events and agent inputs; stage 1 partitions run hours of
+    event time apart on a backlog, and the watermarks still give replay's records."""
     from pipeline.kafka.admin import ensure_topics
 
     config = scenario("01-routed-email.stats.yaml")
@@ -145,14 +153,13 @@ def test_partitions_and_workers_do_not_change_the_result(kafka_bootstrap: str, t
     try:
         pipe.feed(events)
         first = pipe.start_worker("w1")
-        second = pipe.start_worker("w2")
         got = read_topics(
             kafka_bootstrap,
             [pipe.topic("actions")],
             want=len(want_actions),
             idle_s=6,
             timeout_s=180,
-            alive=lambda: first.poll() is None and second.poll() is None,
+            alive=lambda: first.poll() is None,
         )
         stat_topics = [pipe.topic(f"stat.{name}") for name in load_config(config).stat_types]
         got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=6, timeout_s=60)
@@ -161,9 +168,5 @@ def test_partitions_and_workers_do_not_change_the_result(kafka_bootstrap: str, t
     logs = pipe.logs()
     by_id = {r["ActionID"]: canonical(r) for _, r in got}
     assert by_id == {a["ActionID"]: canonical(a) for a in want_actions}, logs
-    live = last_per_key([r for _, r in got_stats])
-    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
-    assert live.keys() == offline.keys(), logs
-    for key, want in offline.items():
-        if want["State"] is None:
-            assert live[key]["Value"] == pytest.approx(want["Value"], abs=1e-6), key
+    wrong = statistics_differences(got_stats, want_stats)
+    assert not wrong, (dict(list(wrong.items())[:10]), logs)
