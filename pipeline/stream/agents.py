@@ -1,14 +1,16 @@
 """Stage 2 on Kafka: agent inputs → reorder window → agent/place media state → actions.
 
 A thin adapter over :mod:`pipeline.core.agents` and :mod:`pipeline.core.ordering`. Inputs (agent
-events and stage 1's bundles, keyed by Tenant/Agent) wait in a per-partition reorder window of
-event time; a released input is applied to the ``agents`` RocksDB table and its actions are sent to
-the actions topic. Acks are manual: a message is acknowledged only once its input has been applied,
-so faust never commits past an input still waiting in the window, and a crash redelivers it.
+events and stage 1's bundles, keyed by Tenant/Agent) wait per partition until the watermarks that
+stage 1 announces for each of its partitions (:class:`~pipeline.core.ordering.Watermarks`) have
+passed their event time by the window; then they are applied in event-time order to the ``agents``
+RocksDB table and their actions are sent to the actions topic. Acks are manual and in offset order
+(:class:`~pipeline.stream.delivery.InOrderAcks`): faust never commits past an input still waiting,
+and a crash redelivers it.
 
-The window is also flushed after :data:`WALL_FLUSH_S` of wall time without release: a timer sends
-a *tick* to the partition, because faust lets a table be written only while a message of that
-partition is being handled.
+When no input has arrived for :data:`WALL_FLUSH_S` of wall time, a timer sends a *tick* to the
+partition (faust lets a table be written only while a message of that partition is handled); the
+tick releases what the watermarks allow, and everything once every upstream partition is idle.
 """
 
 from __future__ import annotations
