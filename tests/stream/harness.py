@@ -97,6 +97,26 @@ class Pipeline:
                 proc.kill()
                 proc.wait()
 
+    def collect(
+        self, worker: subprocess.Popen, want: int, *, idle_s: float = 6.0, timeout_s: float = 180.0
+    ) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
+        """The actions (``want`` of them, while ``worker`` lives), then every statistic record."""
+        from pipeline.config import load_config
+
+        actions = read_topics(
+            self.bootstrap,
+            [self.topic("actions")],
+            want=want,
+            idle_s=idle_s,
+            timeout_s=timeout_s,
+            alive=lambda: worker.poll() is None,
+        )
+        stat_types = load_config(self.config).stat_types
+        stats = read_topics(
+            self.bootstrap, [self.topic(f"stat.{n}") for n in stat_types], idle_s=idle_s, timeout_s=90
+        )
+        return actions, stats
+
     def logs(self) -> str:
         return "\n".join(
             p.log_path.read_text(errors="replace")[-3000:]

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
 from tests.spec_paths import scenario
-from tests.stream.harness import Pipeline, end_offsets, read_topics
+from tests.stream.harness import Pipeline, end_offsets
 from tests.stream.test_pipeline import canonical, day_file, run_replay, statistics_differences
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -60,16 +59,7 @@ def test_killed_workers_lose_nothing_and_count_once(
             if fresh_state_dir:
                 name = f"w{kills}"  # a new machine: RocksDB restored from the changelog topics
         worker = pipe.start_worker(name)
-        got = read_topics(
-            kafka_bootstrap,
-            [pipe.topic("actions")],
-            want=total,
-            idle_s=8,
-            timeout_s=240,
-            alive=lambda: worker.poll() is None,
-        )
-        stat_topics = [pipe.topic(f"stat.{n}") for n in load_config(config).stat_types]
-        got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=8, timeout_s=90)
+        got, got_stats = pipe.collect(worker, total, idle_s=8, timeout_s=240)
     finally:
         pipe.stop_all()
     logs = pipe.logs()

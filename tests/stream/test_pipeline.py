@@ -85,16 +85,7 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
-        got = read_topics(
-            kafka_bootstrap,
-            [pipe.topic("actions")],
-            want=len(want_actions),
-            idle_s=5,
-            timeout_s=150,
-            alive=lambda: worker.poll() is None,
-        )
-        stat_topics = [pipe.topic(f"stat.{name}") for name in load_config(config).stat_types]
-        got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=6, timeout_s=60)
+        got, got_stats = pipe.collect(worker, len(want_actions), idle_s=5, timeout_s=150)
     finally:
         pipe.stop_all()
     logs = pipe.logs()
@@ -152,17 +143,8 @@ def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Pat
     ensure_topics(kafka_bootstrap, [pipe.topic("events"), pipe.topic("agent-inputs")], partitions=3)
     try:
         pipe.feed(events)
-        first = pipe.start_worker("w1")
-        got = read_topics(
-            kafka_bootstrap,
-            [pipe.topic("actions")],
-            want=len(want_actions),
-            idle_s=6,
-            timeout_s=180,
-            alive=lambda: first.poll() is None,
-        )
-        stat_topics = [pipe.topic(f"stat.{name}") for name in load_config(config).stat_types]
-        got_stats = read_topics(kafka_bootstrap, stat_topics, idle_s=6, timeout_s=60)
+        worker = pipe.start_worker("w1")
+        got, got_stats = pipe.collect(worker, len(want_actions))
     finally:
         pipe.stop_all()
     logs = pipe.logs()
