@@ -11,16 +11,22 @@ State is a plain dict (JSON-serialisable) so a RocksDB-backed table can hold it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.core.capacity import CapacityConfig
-from pipeline.core.dedup import admit
+from pipeline.core.dedup import admit, remember
 from pipeline.core.ids import IdStamper
+from pipeline.core.ordering import instant_ends
 from pipeline.records.catalog import ACTION_KINDS
 
 
 @dataclass
 class AgentResult:
+    """What one stage-2 input produced. ``actions`` are always to be sent; ``duplicate`` says the
+    input repeated an ``EventID`` and was dropped (count it): its ``actions`` then hold at most the
+    Routable evaluation an earlier input of the instant left pending."""
+
     actions: list[dict] = field(default_factory=list)
     anomalies: list[str] = field(default_factory=list)
     duplicate: bool = False
@@ -376,6 +382,31 @@ def apply_input(
     if evaluate:
         evaluate_pending(state, capacity, result, em)
     return state, result
+
+
+def evaluation_points(items: list[dict], state_of: Callable[[dict], dict | None]) -> list[bool]:
+    """For each input of a released stage-2 batch: evaluate Routable / NotRoutable after it?
+
+    After the agent's last input of each instant (``ordering.instant_ends``) — not counting repeats
+    (same ``EventID``), which :func:`apply_input` drops: a repeat that was the last input of its
+    instant would otherwise take the evaluation away from the input it repeats and emit it later,
+    or (a caller that discards a duplicate's result) lose it, leaving an End without its Start.
+    Repeats are found with the same rule as ``admit``, run ahead on copies of each agent's recent
+    ids (``state_of`` gives an item's agent state, ``None`` if new), so nothing is changed here.
+    Both replay's driver and the stage-2 worker release batches through this one function.
+    """
+    recent: dict[tuple[str, str], list[str]] = {}
+    repeats: list[bool] = []
+    for item in items:
+        eid = None if "Actions" in item else item.get("EventID")
+        if not eid:
+            repeats.append(False)
+            continue
+        key = (item["TenantID"], item["AgentID"])
+        if key not in recent:
+            recent[key] = list((state_of(item) or {}).get("ids", ()))
+        repeats.append(remember(recent[key], eid))
+    return instant_ends(items, repeats)
 
 
 def evaluate_pending(

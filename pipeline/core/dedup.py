@@ -14,16 +14,27 @@ from pipeline.core.ids import source_identity
 RECENT_IDS = 64
 
 
+def remember(ids: list[str], eid: str) -> bool:
+    """Record ``eid`` among a key's recent ids; ``True`` when it was already there (a repeat).
+
+    The one duplicate rule: :func:`admit` applies it to a key's state, and stage 2 applies it ahead
+    to a released batch (``agents.evaluation_points``) so that a repeat never counts as an input of
+    its instant.
+    """
+    if eid in ids:
+        return True
+    ids.append(eid)
+    if len(ids) > RECENT_IDS:
+        del ids[0]
+    return False
+
+
 def admit(state: dict, event: dict) -> str | None:
     """The event's source identity, or ``None`` when it is a duplicate. Updates ``state``."""
     eid = event.get("EventID")
     if eid:
-        ids: list[str] = state.setdefault("ids", [])
-        if eid in ids:
+        if remember(state.setdefault("ids", []), eid):
             return None
-        ids.append(eid)
-        if len(ids) > RECENT_IDS:
-            del ids[0]
         return source_identity(event, 0)
     occ = state.get("occ")
     t = event["EventTime"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from pipeline.core import agents, interactions
 from pipeline.core.capacity import CapacityConfig
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, instant_ends, rank_of
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 
 #: How long a finished interaction is kept to absorb trailing events without anomalies.
@@ -101,17 +101,19 @@ class CoreDriver:
 
     def _apply_stage2(self, items: list) -> list[dict]:
         out: list[dict] = []
-        for item, evaluate in zip(items, instant_ends(items), strict=True):
+        points = agents.evaluation_points(items, self._agent_state)
+        for item, evaluate in zip(items, points, strict=True):
             key = agent_key(item["TenantID"], item["AgentID"])
             state, result = agents.apply_input(self.agents.get(key), item, self.capacity, evaluate)
             self.agents[key] = state
-            if result.duplicate:
-                self.counters["duplicates"] += 1
-                continue
+            self.counters["duplicates"] += result.duplicate
             self.anomalies.update(result.anomalies)
             out.extend(result.actions)
         self.counters["late"] = self.buffer.late
         return out
+
+    def _agent_state(self, item: dict) -> dict | None:
+        return self.agents.get(agent_key(item["TenantID"], item["AgentID"]))
 
     def _expire(self, now: int) -> None:
         """Forget finished interactions once their retention has passed (bounded state)."""

@@ -108,16 +108,22 @@ def rank_of(item: dict, arrival: int) -> tuple:
     return agent_event_rank(arrival)
 
 
-def instant_ends(items: list[dict]) -> list[bool]:
+def instant_ends(items: list[dict], skip: list[bool] | None = None) -> list[bool]:
     """For each stage-2 input of a released batch: is it the agent's last input of that instant?
 
     Stage 2 evaluates Routable / NotRoutable there (see ``agents.apply_input``). A batch holds
     every input up to the release time, so all inputs of one agent and instant are in it together.
+    Inputs marked in ``skip`` (repeats that stage 2 will drop) are never an instant's end, so that
+    the evaluation happens where it would without them.
     """
+    skipped = skip or [False] * len(items)
     last: dict[tuple, int] = {}
     for i, item in enumerate(items):
-        last[(item["TenantID"], item["AgentID"], item["EventTime"])] = i
-    return [last[(item["TenantID"], item["AgentID"], item["EventTime"])] == i for i, item in enumerate(items)]
+        if not skipped[i]:
+            last[(item["TenantID"], item["AgentID"], item["EventTime"])] = i
+    return [
+        last.get((item["TenantID"], item["AgentID"], item["EventTime"])) == i for i, item in enumerate(items)
+    ]
 
 
 class Watermarks:

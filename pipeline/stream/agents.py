@@ -21,9 +21,9 @@ from collections import Counter
 
 import faust
 
-from pipeline.core.agents import AgentResult, apply_input, evaluate_pending
+from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, evaluation_points
 from pipeline.core.driver import agent_key
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, instant_ends, rank_of
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.codec import encode
 from pipeline.stream import delivery
 from pipeline.stream.interactions import action_key
@@ -58,6 +58,9 @@ def register(app: faust.App, topics) -> None:
     table = delivery.JsonTable(delivery.raw_table(app, "agents", partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
     sources = partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
+
+    def state_of(item: dict) -> dict | None:
+        return table[agent_key(item["TenantID"], item["AgentID"]).encode()]
 
     async def apply(item: dict, source: str, evaluate: bool) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
@@ -116,7 +119,7 @@ def register(app: faust.App, topics) -> None:
             limit = part.marks.limit(now, fallback)
             if limit is not None:
                 released += part.buffer.release_to(limit)
-            ends = instant_ends([entry[0] for entry in released])
+            ends = evaluation_points([entry[0] for entry in released], state_of)
             for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
                 await apply(item, wrapped_item["Source"], evaluate)
                 held.append(source_event)

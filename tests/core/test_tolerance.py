@@ -38,6 +38,24 @@ def test_duplicate_agent_event_is_dropped_and_counted() -> None:
     assert driver.counters["duplicates"] == 1
 
 
+def test_duplicate_in_the_login_instant_keeps_the_routable_start() -> None:
+    """A repeat of the login in its own millisecond is the agent's last input of that instant: it
+    must not take the instant's Routable evaluation away with it (issue 7, defect 4)."""
+    d = Day()
+    login = d.at(0).login("a1", "p1", media={"email": True}, EventID="e-login")
+    logout = d.at(60).logout("a1", EventID="e-logout")
+    once = CoreDriver().push_all([login, logout])
+    driver = CoreDriver()
+    twice = driver.push_all([login, dict(login), logout])
+    assert twice == once
+    assert driver.counters["duplicates"] == 1
+    for object_type, object_id in (("Agent", "a1"), ("Place", "p1")):
+        start = one(twice, object_type, object_id, "Routable", phase="Start")
+        end = one(twice, object_type, object_id, "Routable", phase="End")
+        assert start["EventTime"] == d.ms(0)
+        assert (end["StartTime"], end["DurationMs"]) == (d.ms(0), 60_000)
+
+
 def test_same_event_id_for_another_key_is_not_a_duplicate() -> None:
     d = Day()
     driver = CoreDriver()
