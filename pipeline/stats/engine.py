@@ -302,9 +302,13 @@ class StatEngine:
                 out += self._close_session(self._by_name[self._stat_name(key)], acc, now)
         for stat in self._stats:
             due = self._meta["due"][stat.name]
-            while due["reset"] is not None and due["reset"] <= now:
-                out += self._reset(stat, due["reset"], now)
-                due["reset"] = profiles.next_reset(stat.profile, due["reset"])
+            if due["reset"] is not None and due["reset"] <= now:
+                # However far the clock jumped, one pass: the interval that had data closes at its
+                # reset, the intervals after it (no action can have reached them) are skipped, and
+                # the current one starts at the last reset — O(objects), not O(objects × resets).
+                current = profiles.last_reset(stat.profile, now)
+                out += self._reset(stat, due["reset"], now, current)
+                due["reset"] = profiles.next_reset(stat.profile, current)
             if due["tick"] is not None and due["tick"] <= now:
                 for key in self._index[stat.name]:
                     out.append(self._record(stat, self._acc[key], now, "Timer"))
@@ -323,19 +327,26 @@ class StatEngine:
         # The statistic name is what precedes "/ObjectType/TenantID/ObjectID" (ids may hold "/").
         return key[: -len("/".join(self._acc[key]["o"])) - 1]
 
-    def _reset(self, stat: Statistic, at: int, now: int) -> list[dict[str, Any]]:
+    def _reset(self, stat: Statistic, at: int, now: int, current: int | None = None) -> list[dict[str, Any]]:
+        """Growing: close the intervals still open at the reset ``at`` (a ``Reset`` record each) and
+        start the interval beginning at ``current`` (default ``at``; later when the clock jumped over
+        whole intervals, which then send nothing: nothing happened in them)."""
+        current = at if current is None else current
         out = []
         for key in self._index[stat.name]:
             acc = self._acc[key]
-            if acc["w"]["b"]["s"] >= at:
+            if acc["w"]["b"]["s"] >= current:
                 continue
-            if notification.sends_resets(stat):
-                rec = self._record(stat, acc, at, "Reset", (acc["w"]["b"]["s"], at))
-                notification.remember(acc["ns"], rec["Value"], rec["State"])
-                out.append(rec)
-            acc_ops.reset(acc, stat, at, now)
+            if acc["w"]["b"]["s"] < at:
+                if notification.sends_resets(stat):
+                    rec = self._record(stat, acc, at, "Reset", (acc["w"]["b"]["s"], at))
+                    notification.remember(acc["ns"], rec["Value"], rec["State"])
+                    out.append(rec)
+                acc_ops.reset(acc, stat, at, now)
+            if current > at:
+                acc_ops.reset(acc, stat, current, now)  # drops what accrued over the skipped intervals
             if stat.notification.mode == "Changes":
-                rec = self._record(stat, acc, at, "Change")
+                rec = self._record(stat, acc, current, "Change")
                 if notification.changed_enough(stat, acc["ns"], rec["Value"], rec["State"]):
                     notification.remember(acc["ns"], rec["Value"], rec["State"])
                     out.append(rec)
