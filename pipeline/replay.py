@@ -21,6 +21,7 @@ from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.errors import BadRecord
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, StreamClock, tolerance_argument
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.ordered import OrderedStats
@@ -93,13 +94,21 @@ def replay(
     on_dead_letter: Sink | None = None,
     source_name: str = "",
     progress: Callable[[int], None] | None = None,
+    future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS,
+    wall_ms: int | None = None,
 ) -> ReplaySummary:
-    """Run events through the core (and the statistics when ``on_stat`` is given)."""
+    """Run events through the core (and the statistics when ``on_stat`` is given).
+
+    An event more than ``future_tolerance_ms`` ahead of the event clock (the largest EventTime
+    accepted so far, and never later than ``wall_ms`` when given: the command passes the time it
+    started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` turns it off.
+    """
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
     stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
     clock = 0  # the event clock: largest EventTime seen
+    stream_clock = StreamClock(future_tolerance_ms, event_clock=True)
 
     def to_stats(applied: tuple[list, list[dict]]) -> None:
         for rec in applied[1]:
@@ -120,7 +129,9 @@ def replay(
             progress(len(raw) + 1 if isinstance(raw, bytes) else 1)
         try:
             obj = parse_json_line(raw) if isinstance(raw, bytes) else raw
-            event = validate_event(obj)
+            event = validate_event(
+                obj, reference_ms=stream_clock.reference(wall_ms), future_tolerance_ms=future_tolerance_ms
+            )
         except BadRecord as bad:
             summary.dead_letters += 1
             summary.dead_letter_kinds[bad.kind] += 1
@@ -143,6 +154,7 @@ def replay(
             continue
         summary.events += 1
         clock = max(clock, event["EventTime"])
+        stream_clock.accept(event["EventTime"])
         emit_actions(driver.push(event))
         if stage3 is not None:
             to_stats(stage3.release(clock))
@@ -180,6 +192,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--until",
         help="ISO time: events after it are not read; Final statistics are evaluated at it "
         "(default: the last EventTime)",
+    )
+    parser.add_argument(
+        "--future-tolerance",
+        type=tolerance_argument,
+        default=DEFAULT_FUTURE_TOLERANCE_MS,
+        metavar="DURATION",
+        help="dead-letter events further ahead of the event clock (the largest EventTime accepted, "
+        "never later than now) than this: 1d (default), 36h, 90m, 600s, or off",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
@@ -246,6 +266,8 @@ def run(args: argparse.Namespace) -> int:
             on_dead_letter=dead_sink,
             source_name=str(args.events),
             progress=bar.update if bar is not None else None,
+            future_tolerance_ms=args.future_tolerance,
+            wall_ms=int(time.time() * 1000),
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)

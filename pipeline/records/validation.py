@@ -29,6 +29,7 @@ from pipeline.records.catalog import (
     VISIBILITIES,
 )
 from pipeline.records.errors import BadRecord
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, check_future
 from pipeline.records.times import parse_time
 
 __all__ = [
@@ -377,8 +378,18 @@ def _required_envelope_field(obj: Mapping[Any, Any], name: str, where: str) -> s
 # --- the API -----------------------------------------------------------------------------------------
 
 
-def validate_event(obj: object) -> dict[str, Any]:
+def validate_event(
+    obj: object,
+    *,
+    reference_ms: int | None = None,
+    future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS,
+) -> dict[str, Any]:
     """Check one decoded event and return its normalised form; raise :class:`BadRecord` otherwise.
+
+    ``reference_ms`` is the stream's clock (``pipeline.records.future.StreamClock``); an otherwise
+    valid event more than ``future_tolerance_ms`` after it is ``future-time``. The caller passes the
+    clock in, so this function stays pure; ``None`` (no clock yet, or ``off``) skips the rule. The rule
+    runs last: a record that is bad in itself gets that verdict whatever the clock says.
 
     ``obj`` is what a JSON or Avro decoder produced (Avro's absent optionals arrive as ``None`` and are
     treated as absent). The result holds only the schema's fields, in schema order, absent optionals
@@ -389,7 +400,9 @@ def validate_event(obj: object) -> dict[str, Any]:
     Never raises anything but :class:`BadRecord`: see the module docstring.
     """
     try:
-        return _validate(obj)
+        event = _validate(obj)
+        check_future(event["EventTime"], reference_ms, future_tolerance_ms, f"{event['Event']}: ")
+        return event
     except BadRecord:
         raise
     except Exception as exc:

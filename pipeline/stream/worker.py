@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="wall",
         help="statistics clock: wall time (live, default) or the event clock (backfill, as replay)",
     )
+    parser.add_argument(
+        "--future-tolerance",
+        type=tolerance_argument,
+        default=DEFAULT_FUTURE_TOLERANCE_MS,
+        metavar="DURATION",
+        help="dead-letter events further ahead of the stream's clock than this (wall clock; with "
+        "--clock event the largest EventTime accepted, never later than now): 1d (default), 36h, "
+        "90m, 600s, or off",
+    )
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
 
 
@@ -40,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.config import ConfigError, load_config
     from pipeline.kafka.admin import ensure_pipeline_topics, partition_counts, topic_name
     from pipeline.stream.app import create_app
-    from pipeline.stream.settings import CONFIG_ENV, PARTITIONS_ENV
+    from pipeline.stream.settings import CONFIG_ENV, FUTURE_TOLERANCE_ENV, PARTITIONS_ENV
     from pipeline.stream.statistics import CLOCK_ENV
 
     try:
@@ -51,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         os.environ[CONFIG_ENV] = str(args.config.resolve())
     os.environ[CLOCK_ENV] = args.clock
+    tolerance = args.future_tolerance
+    os.environ[FUTURE_TOLERANCE_ENV] = "off" if tolerance is None else f"{tolerance}ms"
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
     except NoKafka as exc:
