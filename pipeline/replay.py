@@ -272,6 +272,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 2
+    except BadRecord as exc:  # the file itself (an .avro that is not Avro, or cut short), not a line
+        print(f"mediastat replay: {' '.join(exc.reason.split())}", file=sys.stderr)
+        return 2
     finally:
         if bar is not None:
             bar.close()

@@ -153,13 +153,31 @@ def run(args: argparse.Namespace) -> int:
     pending = feeder.flush()
     elapsed = time.monotonic() - started
     rate = feeder.sent / elapsed if elapsed > 0 else 0.0
-    print(
-        f"fed {feeder.sent} events to {topic} in {elapsed:.2f}s ({rate:,.0f}/s); "
-        f"{feeder.invalid} invalid sent as-is for dead-lettering",
-        file=sys.stderr,
-    )
+    summary = f"fed {feeder.sent} events to {topic} in {elapsed:.2f}s ({rate:,.0f}/s)"
+    if feeder.invalid:
+        summary += f"; {feeder.invalid} invalid sent as-is for dead-lettering"
+    print(summary, file=sys.stderr)
     if feeder.failed or pending:
         why = feeder.first_error or "flush timed out"
         print(f"mediastat feed: {feeder.failed + pending} not delivered: {why}", file=sys.stderr)
         return 1
+    if feeder.invalid and feeder.invalid == feeder.sent:
+        # Not one event: the wrong file (compressed, binary, CSV…) rather than a few bad records.
+        # The lines are on the topic already (the worker dead-letters them); the exit code says it.
+        print(
+            f"mediastat feed: {path}: no line is a valid event ({feeder.invalid} invalid){_hint(path)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _hint(path: Path) -> str:
+    """Why a whole file may be invalid, when its first bytes tell."""
+    with open(path, "rb") as fo:
+        head = fo.read(4)
+    if head[:2] == b"\x1f\x8b":
+        return " — the file is gzip-compressed: decompress it first"
+    if head == b"Obj\x01":
+        return " — the file is an Avro container: name it .avro"
+    return " — feed takes JSON Lines (one event per line) or an .avro file"

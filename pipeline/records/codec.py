@@ -152,14 +152,25 @@ def read_avro_file(path: str | Path) -> Iterator[dict[str, Any]]:
 
     The writer schema embedded in the file decides the fields; timestamp logical types come back
     from fastavro as ``datetime`` and are turned into epoch ms here, so callers see the same shapes
-    as from JSON Lines. A file that is not an Avro container raises :class:`BadRecord` ``decode``.
+    as from JSON Lines. A file that is not an Avro container, or whose data is cut short or corrupt,
+    raises :class:`BadRecord` ``decode`` (when it is met: the records before it are yielded).
     """
     with open(path, "rb") as fo:
         try:
             reader = fastavro.reader(fo)
         except Exception as exc:
             raise BadRecord("decode", f"{path} is not an Avro container file ({exc})") from None
-        for record in reader:
+        count = 0
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except Exception as exc:  # truncated or corrupt block: fastavro raises whatever it met
+                raise BadRecord(
+                    "decode", f"{path}: corrupt or truncated Avro data at record {count + 1} ({exc!r})"
+                ) from None
+            count += 1
             yield _times_to_ms(record)
 
 

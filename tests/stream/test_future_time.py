@@ -84,8 +84,8 @@ def test_event_clock_worker_dead_letters_future_events_and_matches_replay_withou
 
 
 def test_wall_clock_worker_keeps_processing_after_future_events(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """Live: the last three quarters of an hour of a contact centre, with two events stamped a year and a century
-    ahead of now; every action of the other events arrives, and their statistics."""
+    """Live: the last three quarters of an hour of a contact centre, with two events stamped a year
+    and a century ahead of now; every action of the other events arrives, and their statistics."""
     config = scenario("01-routed-email.stats.yaml")
     # The simulator's traffic follows the time of day: simulate a morning, then move it to now.
     sim = Simulator(agents=4, hours=0.75, per_hour=90, seed=5, tenant="t1", start="2026-03-02T09:00:00Z")
