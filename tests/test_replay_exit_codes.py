@@ -22,16 +22,16 @@ def avro_events(path: Path) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("name", "make"),
+    "make",
     [
-        ("text", lambda p: p.write_text('{"Event": "EventAgentLogin"}\nnot avro at all\n')),
-        ("empty", lambda p: p.write_bytes(b"")),
-        ("truncated", lambda p: p.write_bytes(avro_events(p)[:-40])),
-        ("header-only", lambda p: p.write_bytes(avro_events(p)[:200])),
+        pytest.param(lambda p: p.write_text('{"Event": "EventAgentLogin"}\nnot avro at all\n'), id="text"),
+        pytest.param(lambda p: p.write_bytes(b""), id="empty"),
+        pytest.param(lambda p: p.write_bytes(avro_events(p)[:-40]), id="truncated"),
+        pytest.param(lambda p: p.write_bytes(avro_events(p)[:200]), id="header-only"),
     ],
 )
 def test_unreadable_avro_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, make
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make
 ) -> None:
     """In process: an exception escaping ``main`` is the traceback a user would see."""
     path = tmp_path / "x.avro"
