@@ -21,7 +21,7 @@ from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.errors import BadRecord
-from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, StreamClock, tolerance_argument
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.ordered import OrderedStats
@@ -99,16 +99,15 @@ def replay(
 ) -> ReplaySummary:
     """Run events through the core (and the statistics when ``on_stat`` is given).
 
-    An event more than ``future_tolerance_ms`` ahead of the event clock (the largest EventTime
-    accepted so far, and never later than ``wall_ms`` when given: the command passes the time it
-    started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` turns it off.
+    An event more than ``future_tolerance_ms`` ahead of ``wall_ms`` (the command passes the time it
+    started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` for either
+    turns the rule off.
     """
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
     stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
     clock = 0  # the event clock: largest EventTime seen
-    stream_clock = StreamClock(future_tolerance_ms, event_clock=True)
 
     def to_stats(applied: tuple[list, list[dict]]) -> None:
         for rec in applied[1]:
@@ -130,7 +129,7 @@ def replay(
         try:
             obj = parse_json_line(raw) if isinstance(raw, bytes) else raw
             event = validate_event(
-                obj, reference_ms=stream_clock.reference(wall_ms), future_tolerance_ms=future_tolerance_ms
+                obj, reference_ms=wall_ms, future_tolerance_ms=future_tolerance_ms
             )
         except BadRecord as bad:
             summary.dead_letters += 1
@@ -154,7 +153,6 @@ def replay(
             continue
         summary.events += 1
         clock = max(clock, event["EventTime"])
-        stream_clock.accept(event["EventTime"])
         emit_actions(driver.push(event))
         if stage3 is not None:
             to_stats(stage3.release(clock))

@@ -20,6 +20,8 @@ DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
 AHEAD = {"1-year": YEAR_MS, "100-years": 100 * YEAR_MS}
 START = "2026-03-02T09:00:00Z"
+#: The wall clock of these replays: the evening of the simulated day (the file is in the past).
+WALL_MS = parse_time("2026-03-02T18:00:00Z")
 
 
 def simulated_lines() -> list[str]:
@@ -52,7 +54,9 @@ def with_future_events(lines: list[str], ahead_ms: int) -> list[str]:
 def run(
     lines: list[str], *, stats_too: bool = True, **kw
 ) -> tuple[list[dict], list[dict], list[dict], object]:
-    """Replay ``lines`` with the shipped starter statistics (Growing, Sliding, status, ratios)."""
+    """Replay ``lines`` with the shipped starter statistics (Growing, Sliding, status, ratios), run
+    at :data:`WALL_MS` unless ``wall_ms`` says otherwise."""
+    kw.setdefault("wall_ms", WALL_MS)
     actions: list[dict] = []
     stats: list[dict] = []
     letters: list[dict] = []
@@ -79,35 +83,36 @@ def clean() -> tuple[list[dict], list[dict]]:
 def test_events_far_ahead_are_dead_lettered_and_the_rest_is_replayed_as_without_them(clean, ahead):
     actions, stats, letters, summary = run(with_future_events(simulated_lines(), ahead))
     assert [r["ErrorKind"] for r in letters] == ["future-time", "future-time"]
-    assert "ahead of the stream's clock" in letters[0]["Reason"]
+    assert "ahead of the wall clock" in letters[0]["Reason"]
     assert summary.dead_letter_kinds == Counter({"future-time": 2})
     assert canonical(actions) == canonical(clean[0])
     assert canonical(stats) == canonical(clean[1])
 
 
-@pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())
-def test_a_first_event_far_ahead_is_bounded_by_the_wall_clock(clean, ahead):
-    """Nothing accepted yet: the wall clock (the time the replay runs) is the only reference."""
-    lines = simulated_lines()
-    wall = parse_time(START) + 7 * DAY_MS  # the file is last week's
-    actions, stats, letters, _ = run([shifted(lines[0], ahead)] + lines, wall_ms=wall)
-    assert [(r["ErrorKind"], r["SourceOffset"]) for r in letters] == [("future-time", 1)]
-    assert canonical(actions) == canonical(clean[0])
-    assert canonical(stats) == canonical(clean[1])
-
-
-def test_the_limit_is_the_tolerance_ahead_of_the_largest_time_accepted():
+def test_the_limit_is_the_tolerance_ahead_of_the_wall_clock():
     lines = simulated_lines()
     last = lines[-1]
+    at = parse_time(json.loads(last)["EventTime"])
+    to_wall = WALL_MS - at
     hour = 3_600_000
-    tail = [shifted(last, DAY_MS + 1), shifted(last, DAY_MS), shifted(last, DAY_MS + 1)]
-    _, _, letters, summary = run(lines + tail, stats_too=False)
-    # Accepting the event exactly one day ahead moves the clock: the third is then 1 ms ahead.
-    assert [r["SourceOffset"] - len(lines) for r in letters] == [1]
-    _, _, letters, _ = run(lines + [shifted(last, 2 * hour)], future_tolerance_ms=hour, stats_too=False)
+    tail = [shifted(last, to_wall + DAY_MS), shifted(last, to_wall + DAY_MS + 1)]
+    _, _, letters, _ = run(lines + tail, stats_too=False)
+    assert [r["SourceOffset"] - len(lines) for r in letters] == [2]  # exactly one day ahead is accepted
+    two_hours_ahead = shifted(last, to_wall + 2 * hour)
+    _, _, letters, _ = run(lines + [two_hours_ahead], future_tolerance_ms=hour, stats_too=False)
     assert [r["ErrorKind"] for r in letters] == ["future-time"]
     _, _, letters, _ = run(lines + [shifted(last, 100 * YEAR_MS)], future_tolerance_ms=None, stats_too=False)
     assert letters == []
+    _, _, letters, _ = run(lines + [shifted(last, 100 * YEAR_MS)], wall_ms=None, stats_too=False)
+    assert letters == []  # no wall clock given (the library call): no rule
+
+
+def test_a_quiet_weekend_in_the_file_loses_nothing():
+    """Events three days after the previous ones are in the past of the wall clock: all accepted."""
+    lines = simulated_lines()
+    monday = [shifted(line, 3 * DAY_MS) for line in lines]
+    _, _, letters, summary = run(lines + monday, stats_too=False, wall_ms=WALL_MS + 4 * DAY_MS)
+    assert letters == [] and summary.dead_letters == 0
 
 
 @pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())

@@ -15,7 +15,7 @@ ERROR_KINDS = (
     "wrong-type",  # a field has the wrong type
     "bad-time",  # a time that cannot be parsed
     "bad-value",  # a value outside its enumeration (InteractionType, PartyType, ...)
-    "future-time",  # EventTime too far ahead of the stream's clock (pipeline.records.future)
+    "future-time",  # EventTime too far ahead of the wall clock (pipeline.records.future)
 )
 
 

@@ -1,40 +1,38 @@
-"""The future-time rule: an event stamped too far ahead of the stream's clock is a bad record.
+"""The future-time rule: an event stamped too far ahead of the wall clock is a bad record.
 
 One event stamped in year 9999 (a bridge whose clock is wrong) would otherwise move every clock of
 the pipeline there: the reorder windows would take every later event for late input and the
 statistics would close today's intervals for good. So validation dead-letters an event whose
-``EventTime`` is more than a tolerance (one day by default) ahead of the *stream's clock*
-(``docs/input-validation.md``, "Future times"):
+``EventTime`` is more than a tolerance (one day by default) ahead of the *wall clock*
+(``docs/input-validation.md``, "Future times"), on either of the worker's clocks and in replay.
 
-- the live worker (``--clock wall``): the wall clock;
-- replay and the worker on the event clock (``--clock event``): the largest ``EventTime`` accepted
-  so far — a rejected event never moves it, so a bad event cannot drag the limit with it — and never
-  later than the wall clock when that is known, so that the *first* event cannot be the bad one
-  that sets the clock either.
+Why the wall clock and not the largest EventTime seen: no event that really happened can be stamped
+after now, while a quiet weekend in a replayed file is normal — judging Monday's first event against
+Friday's last one would dead-letter all of Monday. An event ahead in the event stream's past (a file
+of 2024 holding one event of 2025) is not caught here; the statistics engine jumps over the empty
+intervals such an event opens, so it costs O(objects), not a walk through every reset between.
 
-Nothing here reads a clock: the caller passes the wall time in (or ``None`` when it has none), so
-validation stays pure and replay stays reproducible when its caller fixes the wall time.
+Nothing here reads a clock: the caller passes the wall time in (``replay`` the time it started, the
+worker the time of each message; ``None``: no check), so validation stays pure and a test fixes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
 
 from pipeline.records.errors import BadRecord
 from pipeline.records.times import to_iso
 
 __all__ = [
     "DEFAULT_FUTURE_TOLERANCE_MS",
-    "StreamClock",
     "check_future",
     "parse_tolerance",
     "tolerance_argument",
 ]
 
-#: How far ahead of the stream's clock an EventTime may be, by default: one day. Bridges' clocks
-#: drift by seconds, not days; a quiet period of the stream longer than this needs a larger value.
+#: How far ahead of the wall clock an EventTime may be, by default: one day. Bridges' clocks drift
+#: by seconds, not days; a day also covers any time-zone mistake of a bridge.
 DEFAULT_FUTURE_TOLERANCE_MS = 86_400_000
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -80,32 +78,6 @@ def check_future(
     if ahead > tolerance_ms:
         raise BadRecord(
             "future-time",
-            f"{where}EventTime {to_iso(event_time)} is {_duration(ahead)} ahead of the stream's clock "
+            f"{where}EventTime {to_iso(event_time)} is {_duration(ahead)} ahead of the wall clock "
             f"{to_iso(reference_ms)} (tolerance {_duration(tolerance_ms)}; see --future-tolerance)",
         )
-
-
-@dataclass
-class StreamClock:
-    """The reference of the future-time rule for one stream (a replay, a worker's stage 1).
-
-    ``event_clock``: replay and ``--clock event`` (the largest EventTime accepted, bounded by the wall
-    clock when known); otherwise the live rule (the wall clock only: after a quiet night the first
-    event of the morning must not be judged against yesterday's last one).
-    """
-
-    tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
-    event_clock: bool = True
-    accepted_ms: int | None = None
-
-    def reference(self, wall_ms: int | None) -> int | None:
-        """The stream's clock now, given the wall time (``None``: not known)."""
-        if not self.event_clock:
-            return wall_ms
-        known = [t for t in (self.accepted_ms, wall_ms) if t is not None]
-        return min(known) if known else None
-
-    def accept(self, event_time: int) -> None:
-        """An event passed validation: the event clock moves to it (never backwards)."""
-        if self.accepted_ms is None or event_time > self.accepted_ms:
-            self.accepted_ms = event_time

@@ -386,9 +386,9 @@ def validate_event(
 ) -> dict[str, Any]:
     """Check one decoded event and return its normalised form; raise :class:`BadRecord` otherwise.
 
-    ``reference_ms`` is the stream's clock (``pipeline.records.future.StreamClock``); an otherwise
-    valid event more than ``future_tolerance_ms`` after it is ``future-time``. The caller passes the
-    clock in, so this function stays pure; ``None`` (no clock yet, or ``off``) skips the rule. The rule
+    ``reference_ms`` is the wall clock (``pipeline.records.future``); an otherwise valid event more
+    than ``future_tolerance_ms`` after it is ``future-time``. The caller passes the clock in, so this
+    function stays pure; ``None`` (no clock given, or ``off``) skips the rule. The rule
     runs last: a record that is bad in itself gets that verdict whatever the clock says.
 
     ``obj`` is what a JSON or Avro decoder produced (Avro's absent optionals arrive as ``None`` and are

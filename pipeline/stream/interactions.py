@@ -10,7 +10,6 @@ crash-safe by :mod:`pipeline.stream.delivery`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter, defaultdict, deque
 
@@ -21,11 +20,9 @@ from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
-from pipeline.records.future import StreamClock
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
 from pipeline.stream.settings import future_tolerance_ms, partitions_of
-from pipeline.stream.statistics import CLOCK_ENV
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +59,7 @@ def register(app: faust.App, topics) -> None:
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
     # those inputs to an empty state, which would take them for a new interaction.
     finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
-    # The future-time rule's reference (pipeline.records.future): the wall clock live; on the event
-    # clock the largest EventTime this worker accepted, never later than the wall clock. Kept in
-    # memory: after a restart the wall clock alone bounds the first events, as for a new stream.
-    stream_clock = StreamClock(
-        future_tolerance_ms(), event_clock=os.environ.get(CLOCK_ENV, "wall") == "event"
-    )
+    tolerance = future_tolerance_ms()  # the future-time rule, against the wall clock
 
     def expire(tp, now: int) -> None:
         queue = finished[tp.partition]
@@ -85,11 +77,9 @@ def register(app: faust.App, topics) -> None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
         COUNTERS["events"] += 1
-        tolerance = stream_clock.tolerance_ms
         try:
-            reference = stream_clock.reference(int(time.time() * 1000))
             record = validate_event(
-                decode_event(msg.value), reference_ms=reference, future_tolerance_ms=tolerance
+                decode_event(msg.value), reference_ms=int(time.time() * 1000), future_tolerance_ms=tolerance
             )
         except BadRecord as bad:
             COUNTERS["dead-letters"] += 1
@@ -106,7 +96,6 @@ def register(app: faust.App, topics) -> None:
                 [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
             )
             return None
-        stream_clock.accept(record["EventTime"])
         name = record["Event"]
         if name in IGNORED_EVENTS:
             COUNTERS["ignored"] += 1

@@ -32,6 +32,6 @@ def partitions_of(topic: str) -> int | None:
 
 
 def future_tolerance_ms() -> int | None:
-    """How far ahead of the stream's clock stage 1 accepts an EventTime (None: no limit)."""
+    """How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit)."""
     text = os.environ.get(FUTURE_TOLERANCE_ENV)
     return DEFAULT_FUTURE_TOLERANCE_MS if not text else parse_tolerance(text)

@@ -37,9 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=tolerance_argument,
         default=DEFAULT_FUTURE_TOLERANCE_MS,
         metavar="DURATION",
-        help="dead-letter events further ahead of the stream's clock than this (wall clock; with "
-        "--clock event the largest EventTime accepted, never later than now): 1d (default), 36h, "
-        "90m, 600s, or off",
+        help="dead-letter events further ahead of the wall clock than this, on either --clock: "
+        "1d (default), 36h, 90m, 600s, or off",
     )
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.records.errors import BadRecord
-from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, StreamClock, parse_tolerance
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, parse_tolerance
 from pipeline.records.times import parse_time
 from pipeline.records.validation import validate_event
 
@@ -22,7 +22,7 @@ def test_an_event_more_than_the_tolerance_ahead_is_future_time():
         validate_event(held("2027-03-02T09:00:00Z"), reference_ms=NOW)
     assert info.value.kind == "future-time"
     assert info.value.reason == (
-        "EventHeld: EventTime 2027-03-02T09:00:00.000Z is 365d ahead of the stream's clock "
+        "EventHeld: EventTime 2027-03-02T09:00:00.000Z is 365d ahead of the wall clock "
         "2026-03-02T09:00:00.000Z (tolerance 1d; see --future-tolerance)"
     )
 
@@ -51,24 +51,6 @@ def test_ignored_events_are_judged_too():
     custom = {"Event": "EventCustomReporting", "EventTime": NOW + 2 * DAY, "TenantID": "t1"}
     with pytest.raises(BadRecord, match="future-time"):
         validate_event(custom, reference_ms=NOW)
-
-
-def test_event_clock_is_the_largest_time_accepted_bounded_by_the_wall_clock():
-    clock = StreamClock()
-    assert clock.reference(None) is None  # nothing known: the first event cannot be judged
-    assert clock.reference(NOW) == NOW  # the first event is bounded by the wall clock
-    clock.accept(NOW - 5 * DAY)
-    assert clock.reference(None) == NOW - 5 * DAY
-    assert clock.reference(NOW) == NOW - 5 * DAY  # the earlier of the two
-    clock.accept(NOW - 6 * DAY)  # never backwards
-    assert clock.reference(None) == NOW - 5 * DAY
-
-
-def test_live_clock_is_the_wall_clock_only():
-    """After a quiet weekend the first event of Monday is judged against now, not Friday."""
-    clock = StreamClock(event_clock=False)
-    clock.accept(NOW - 3 * DAY)
-    assert clock.reference(NOW) == NOW
 
 
 @pytest.mark.parametrize(

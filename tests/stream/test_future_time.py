@@ -76,7 +76,7 @@ def test_event_clock_worker_dead_letters_future_events_and_matches_replay_withou
         pipe.stop_all()
     logs = pipe.logs()
     assert [r["ErrorKind"] for r in letters] == ["future-time", "future-time"], logs
-    assert all("ahead of the stream's clock" in r["Reason"] for r in letters)
+    assert all("ahead of the wall clock" in r["Reason"] for r in letters)
     assert Counter(canonical(r) for _, r in got) == Counter(map(canonical, want_actions)), logs
     wrong = statistics_differences(got_stats, want_stats)
     assert not wrong, (dict(list(wrong.items())[:10]), logs)
