@@ -27,7 +27,7 @@ from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks,
 from pipeline.records.codec import encode
 from pipeline.stream import delivery
 from pipeline.stream.interactions import action_key
-from pipeline.stream.settings import current_config, partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,13 @@ class _Partition:
         self.acks = delivery.InOrderAcks()
 
 
-def register(app: faust.App, topics) -> None:
-    capacity = current_config().capacity
+def register(app: faust.App, topics, settings: Settings) -> None:
+    capacity = settings.config.capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(delivery.raw_table(app, "agents", partitions_of(topics.agent_inputs)))
+    table = delivery.JsonTable(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
-    sources = partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
+    sources = settings.partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
 
     async def apply(item: dict, source: str, evaluate: bool) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()

@@ -22,7 +22,7 @@ from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
-from pipeline.stream.settings import partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ WATERMARK_STEP_MS = 1000
 WATERMARK_EVERY = 200
 
 
-def register(app: faust.App, topics) -> None:
-    stage2_partitions = partitions_of(topics.agent_inputs) or 1
+def register(app: faust.App, topics, settings: Settings) -> None:
+    stage2_partitions = settings.partitions_of(topics.agent_inputs) or 1
     raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(delivery.raw_table(app, "interactions", partitions_of(topics.events)))
+    table = delivery.JsonTable(delivery.raw_table(app, "interactions", settings.partitions_of(topics.events)))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver

@@ -12,16 +12,15 @@ last checkpoint acknowledged. After a crash the engine is restored from the tabl
 inputs it already holds are skipped, so statistics count every action exactly once; a notification
 may be sent again (its topic is compacted, so readers see the latest value).
 
-Clock: ``MEDIASTAT_CLOCK=wall`` (default, live: wall time, never behind event time, ticked every
-second for resets and Time notifications) or ``event`` (the event clock, as replay: for tests and
-backfills through Kafka).
+Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
+event time, ticked every second for resets and Time notifications) or ``event`` (the event clock,
+as replay: for tests and backfills through Kafka).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import Counter
 from typing import Any
@@ -33,13 +32,12 @@ from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery
-from pipeline.stream.settings import current_config, partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
-CLOCK_ENV = "MEDIASTAT_CLOCK"
 COUNTERS: Counter[str] = Counter()
 
 
@@ -132,14 +130,14 @@ class _PartitionStats:
         self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
 
 
-def register(app: faust.App, topics) -> None:
-    config = current_config()
+def register(app: faust.App, topics, settings: Settings) -> None:
+    config = settings.config
     if not config.statistics:
         return
-    event_clock = os.environ.get(CLOCK_ENV, "wall") == "event"
+    event_clock = settings.clock == "event"
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
-    table = delivery.raw_table(app, "statistics", partitions_of(topics.actions))
+    table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.actions))
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:
