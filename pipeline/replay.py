@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.errors import BadRecord
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.ordered import OrderedStats
 
 Sink = Callable[[dict], None]

@@ -22,10 +22,10 @@ import copy
 import json
 from typing import Any
 
-from pipeline.config import Config
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
 from pipeline.stats import categories, notification, profiles, status
+from pipeline.stats.config import Config
 from pipeline.stats.model import OBJECT_TYPES, Groups, Statistic
 
 STATE_VERSION = 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.config import Config
+from pipeline.stats.config import Config
 
 Clock = Literal["wall", "event"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
 
 if TYPE_CHECKING:
-    from pipeline.config import Config
+    from pipeline.stats.config import Config
     from pipeline.stream.settings import Settings
 
 
@@ -57,8 +57,8 @@ def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> S
 def run(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.config import ConfigError, load_config
     from pipeline.kafka.admin import ensure_pipeline_topics
+    from pipeline.stats.config import ConfigError, load_config
     from pipeline.stream.app import create_app
 
     try:

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from pipeline.config import load_config
 from pipeline.records.catalog import ACTION_KINDS
 from pipeline.records.times import parse_time
+from pipeline.stats.config import load_config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification, Statistic
 from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS

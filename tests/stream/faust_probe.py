@@ -12,8 +12,8 @@ from pathlib import Path
 
 import faust
 
-from pipeline.config import Config
 from pipeline.records.codec import decode, encode
+from pipeline.stats.config import Config
 from pipeline.stream.app import create_app
 from pipeline.stream.settings import Settings
 

@@ -101,7 +101,7 @@ class Pipeline:
         self, worker: subprocess.Popen, want: int, *, idle_s: float = 6.0, timeout_s: float = 180.0
     ) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
         """The actions (``want`` of them, while ``worker`` lives), then every statistic record."""
-        from pipeline.config import load_config
+        from pipeline.stats.config import load_config
 
         actions = read_topics(
             self.bootstrap,

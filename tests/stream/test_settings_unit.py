@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.config import load_config, parse_config
+from pipeline.stats.config import load_config, parse_config
 from pipeline.stream.app import create_app
 from pipeline.stream.settings import Settings
 
