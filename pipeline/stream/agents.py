@@ -22,11 +22,10 @@ from collections import Counter
 import faust
 
 from pipeline.core.agents import AgentResult, apply_input, evaluate_pending
-from pipeline.core.driver import agent_key
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, instant_ends, rank_of
 from pipeline.records.codec import encode
+from pipeline.records.keys import action_key, agent_key
 from pipeline.stream import delivery
-from pipeline.stream.interactions import action_key
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,12 @@ from collections import Counter, defaultdict, deque
 
 import faust
 
-from pipeline.core.driver import DEFAULT_RETENTION_MS, agent_key, interaction_key
+from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
 from pipeline.stream.settings import Settings
@@ -36,10 +37,6 @@ def decode_event(value: bytes | None) -> object:
     if data[:2] == MARKER:
         return decode(data, expected="ReportingEvent")[1]
     return parse_json_line(data)
-
-
-def action_key(action: dict) -> bytes:
-    return f"{action['ObjectType']}/{action['TenantID']}/{action['ObjectID']}".encode()
 
 
 #: Stage 1 announces a partition's progress after this much event time or this many messages.

@@ -30,6 +30,7 @@ import faust
 from pipeline.core.ordering import DEFAULT_WINDOW_MS
 from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery
 from pipeline.stream.settings import Settings
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
 COUNTERS: Counter[str] = Counter()
-
-
-def stat_key(rec: dict) -> bytes:
-    return f"{rec['Statistic']}/{rec['ObjectType']}/{rec['TenantID']}/{rec['ObjectID']}".encode()
 
 
 SPACES = ("A", "B")
@@ -143,7 +140,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     async def publish(records: list[dict]) -> None:
         COUNTERS["records"] += len(records)
         await delivery.send_all(
-            out[r["StatType"]].send(key=stat_key(r), value=encode("StatValue", r), force=True)
+            out[r["StatType"]].send(key=stat_record_key(r), value=encode("StatValue", r), force=True)
             for r in records
         )
 
