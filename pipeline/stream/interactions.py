@@ -19,6 +19,7 @@ from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 from pipeline.records.codec import MARKER, decode, encode
+from pipeline.records.dead_letters import dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.validation import parse_json_line, validate_event
@@ -77,15 +78,14 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             record = validate_event(decode_event(msg.value))
         except BadRecord as bad:
             COUNTERS["dead-letters"] += 1
-            letter = {
-                "Payload": bytes(msg.value or b""),
-                "SourceTopic": msg.topic,
-                "SourcePartition": msg.partition,
-                "SourceOffset": msg.offset,
-                "ErrorKind": bad.kind,
-                "Reason": bad.reason,
-                "Time": int(time.time() * 1000),
-            }
+            letter = dead_letter(
+                bytes(msg.value or b""),
+                bad,
+                source_topic=msg.topic,
+                source_partition=msg.partition,
+                source_offset=msg.offset,
+                time_ms=int(time.time() * 1000),
+            )
             await delivery.send_all(
                 [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
             )
