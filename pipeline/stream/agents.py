@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 
 import faust
 
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 
 WALL_FLUSH_S = 2.0
 MULTI_SOURCE_IDLE_S = 30.0
-COUNTERS: Counter[str] = Counter()
 
 
 class _Partition:
@@ -62,16 +60,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
         state = table[key]
         if delivery.seen(state, source):
-            COUNTERS["redelivered"] += 1
             if not (evaluate and state.get("_eval")):
                 return
             result = evaluate_pending(state, capacity, AgentResult())
         else:
             state, result = apply_input(state, item, capacity, evaluate)
-        if result.duplicate:
-            COUNTERS["duplicates"] += 1
-        for kind in result.anomalies:
-            COUNTERS["anomaly:" + kind] += 1
         await delivery.send_all(
             actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
             for a in result.actions
@@ -102,11 +95,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 released, held = [], [event]
             else:
                 item = wrapped["Item"]
-                before = part.buffer.late
                 entry = (item, wrapped, event)
                 released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
-                if part.buffer.late != before:
-                    COUNTERS["late"] += 1
                 held = []
                 part.last_input = now
                 if part.oldest_wait is None:

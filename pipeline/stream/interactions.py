@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 
 import faust
 
@@ -27,9 +27,6 @@ from pipeline.stream import delivery
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
-
-#: Counted per worker and logged; dead letters and anomalies are also visible on their topics.
-COUNTERS: Counter[str] = Counter()
 
 
 def decode_event(value: bytes | None) -> object:
@@ -73,11 +70,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     async def process(msg) -> int | None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
-        COUNTERS["events"] += 1
         try:
             record = validate_event(decode_event(msg.value))
         except BadRecord as bad:
-            COUNTERS["dead-letters"] += 1
             letter = dead_letter(
                 bytes(msg.value or b""),
                 bad,
@@ -92,7 +87,6 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             return None
         name = record["Event"]
         if name in IGNORED_EVENTS:
-            COUNTERS["ignored"] += 1
             return record["EventTime"]
         if name in AGENT_EVENTS:
             item = {"Kind": "event", "Source": source, "Item": record}
@@ -102,13 +96,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         key = interaction_key(record).encode()
         state = table[key]
         if delivery.seen(state, source):
-            COUNTERS["redelivered"] += 1
             return record["EventTime"]
         state, result = track(state, record)
-        if result.duplicate:
-            COUNTERS["duplicates"] += 1
-        for kind in result.anomalies:
-            COUNTERS["anomaly:" + kind] += 1
         sends = [
             actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
             for a in result.queue_actions
