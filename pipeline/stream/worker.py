@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
-
-if TYPE_CHECKING:
-    from pipeline.stats.config import Config
-    from pipeline.stream.settings import Settings
+from pipeline.stats.config import Config
+from pipeline.stream.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

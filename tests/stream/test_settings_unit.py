@@ -34,3 +34,36 @@ def test_two_apps_in_one_process_follow_their_own_settings(tmp_path: Path) -> No
     assert "stage3-statistics" not in app_b.agents  # this configuration has none
     assert app_b.tables["interactions"].partitions == 3  # as the worker found the events topic
     assert app_a.tables["interactions"].partitions is None  # not found: faust's default
+
+
+def test_the_worker_builds_its_settings_from_its_options(monkeypatch, tmp_path: Path) -> None:
+    """``mediastat worker`` options → Settings; the prefix comes from the environment when the user
+    set it there, and the input partition counts from the broker (stubbed here)."""
+    import pipeline.kafka.admin
+    from pipeline.cli import build_parser
+    from pipeline.stream.worker import settings_from
+
+    asked: list[list[str]] = []
+
+    def partition_counts(bootstrap: str, names) -> dict[str, int]:
+        asked.append(list(names))
+        return {"p.events": 4}
+
+    monkeypatch.setattr(pipeline.kafka.admin, "partition_counts", partition_counts)
+    monkeypatch.setenv("MEDIASTAT_TOPIC_PREFIX", "p")
+    args = build_parser().parse_args(
+        ["worker", "--app-id", "x", "--clock", "event", "--data-dir", str(tmp_path)]
+    )
+    config = load_config(None)
+    settings = settings_from(args, "127.0.0.1:9", config)
+    assert settings == Settings(
+        bootstrap="127.0.0.1:9",
+        config=config,
+        prefix="p",
+        app_id="x",
+        data_dir=tmp_path,
+        clock="event",
+        partitions={"p.events": 4},
+    )
+    assert asked == [["p.events", "p.agent-inputs", "p.actions"]]
+    assert settings.partitions_of("p.events") == 4 and settings.partitions_of("p.actions") is None
