@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
+from pipeline.records.dead_letters import dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.ordered import OrderedStats
 
 Sink = Callable[[dict], None]
@@ -137,15 +138,14 @@ def replay(
             if on_dead_letter is not None:
                 payload = raw if isinstance(raw, bytes) else to_json(raw).encode()
                 on_dead_letter(
-                    {
-                        "Payload": payload,
-                        "SourceTopic": source_name,
-                        "SourcePartition": None,
-                        "SourceOffset": number,
-                        "ErrorKind": bad.kind,
-                        "Reason": bad.reason,
-                        "Time": clock,
-                    }
+                    dead_letter(
+                        payload,
+                        bad,
+                        source_topic=source_name,
+                        source_partition=None,
+                        source_offset=number,
+                        time_ms=clock,
+                    )
                 )
             continue
         if until_ms is not None and event["EventTime"] > until_ms:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import load_config
 from pipeline.records.times import parse_time, to_iso
 from pipeline.replay import replay
 from pipeline.simulate import Simulator
+from pipeline.stats.config import load_config
 
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS

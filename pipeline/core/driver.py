@@ -15,17 +15,10 @@ from pipeline.core import agents, interactions
 from pipeline.core.capacity import CapacityConfig
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
+from pipeline.records.keys import agent_key, interaction_key
 
 #: How long a finished interaction is kept to absorb trailing events without anomalies.
 DEFAULT_RETENTION_MS = 3_600_000
-
-
-def interaction_key(event: dict) -> str:
-    return f"{event['TenantID']}/{event['InteractionID']}"
-
-
-def agent_key(tenant: str, agent: str) -> str:
-    return f"{tenant}/{agent}"
 
 
 class CoreDriver:

@@ -1,10 +1,15 @@
-"""The reorder window between stages (README "Order").
+"""The reorder window between stages.
 
 Stage 2 applies agent events and the interaction actions that reach it in ``EventTime`` order,
-holding its input for a bounded window of event time (default 2 s) so that the number of
-partitions and workers never changes the result. At equal time: agent events first (input
-order), then interaction bundles, per interaction in input order, interactions by InteractionID.
-An item older than what was already released is applied on arrival and counted as late.
+holding its input for a bounded window of event time (default 2 s): input out of order by less than
+the window is applied as if it had come in order, and with the watermarks below the number of
+stage 1 partitions does not change the result (tested with 3 partitions on a backlog). It promises
+no more: input later than the window can change the result (below), and several workers are not yet
+safe, since a rebalance can strand held input (README, "Known problem — several workers").
+
+At equal time: agent events first (input order), then interaction bundles, per interaction in input
+order, interactions by InteractionID. An item older than what was already released is applied on
+arrival and counted as late.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     except NoKafka as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 1
-    from pipeline.config import ConfigError, load_config
+    from pipeline.stats.config import ConfigError, load_config
 
     try:
         stat_types = [*load_config(args.config).stat_types, *args.stat_type]

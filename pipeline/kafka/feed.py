@@ -24,7 +24,8 @@ from pipeline.kafka.admin import topic_name
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
 from pipeline.records.codec import encode, read_avro_file, to_json
 from pipeline.records.errors import BadRecord
-from pipeline.records.validation import event_key, parse_json_line, validate_event
+from pipeline.records.keys import event_key
+from pipeline.records.validation import parse_json_line, validate_event
 
 
 def _raw_key(raw: bytes) -> bytes | None:

@@ -38,7 +38,6 @@ __all__ = [
     "MEDIA_EVENTS",
     "MIN_EVENT_TIME_MS",
     "PARTY_EVENTS",
-    "event_key",
     "parse_json_line",
     "validate_event",
 ]
@@ -482,31 +481,6 @@ def _check_party(obj: Mapping[Any, Any], out: dict[str, Any], event: str, where:
         out["PartyType"] = "Agent" if "AgentID" in out else "Unknown"
     elif party == "Agent" and "AgentID" not in out:
         raise _missing(obj, "AgentID", where, " for PartyType Agent")
-
-
-def event_key(event: Mapping[str, Any]) -> str:
-    """The Kafka key of a validated event on the raw topic (README, "The data flow").
-
-    InteractionID for interaction events, so one interaction's events stay in one partition in input
-    order; AgentID for agent events. An ignored event (EventCustomReporting) is keyed by its
-    InteractionID, else its AgentID, else its TenantID, so that it still lands next to what it is about.
-    Raises :class:`BadRecord` if the event has no usable key (it was not validated).
-    """
-    name = event.get("Event")
-    if name in INTERACTION_EVENTS:
-        candidates: tuple[str, ...] = ("InteractionID",)
-    elif name in AGENT_EVENTS:
-        candidates = ("AgentID",)
-    elif name in IGNORED_EVENTS:
-        candidates = ("InteractionID", "AgentID", "TenantID")
-    else:
-        shown = _show(name) if isinstance(name, str) else _json_type(name)
-        raise BadRecord("unknown-event", f"Event {shown} is not a known reporting event")
-    for field in candidates:
-        value = event.get(field)
-        if isinstance(value, str) and value:
-            return value
-    raise BadRecord("missing-field", f"{name}: {candidates[0]} is required for the key")
 
 
 class _DuplicateKey(Exception):

@@ -22,17 +22,15 @@ import copy
 import json
 from typing import Any
 
-from pipeline.config import Config
+from pipeline.records.keys import object_key
+from pipeline.records.keys import stat_key as _key
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
 from pipeline.stats import categories, notification, profiles, status
+from pipeline.stats.config import Config
 from pipeline.stats.model import OBJECT_TYPES, Groups, Statistic
 
 STATE_VERSION = 1
-
-
-def _key(stat_name: str, object_type: str, tenant: str, object_id: str) -> str:
-    return f"{stat_name}/{object_type}/{tenant}/{object_id}"
 
 
 def _groups_to_json(groups: Groups) -> dict[str, Any]:
@@ -192,7 +190,7 @@ class StatEngine:
         member = f"{otype}:{oid}"
         tracker, tracker_changed, login_event = None, False, None
         if otype in acc_ops.OWN_OBJECT_TYPES:
-            okey = f"{otype}/{tenant}/{oid}"
+            okey = object_key(otype, tenant, oid)
             tracker = self._objects.setdefault(okey, {**status.new_tracker(), "o": [otype, tenant, oid]})
             was_in = status.logged_in(tracker)
             tracker_changed = status.apply_action(tracker, action)

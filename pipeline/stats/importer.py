@@ -4,7 +4,7 @@ Stat Server keeps stat types in its application options, exported from Configura
 INI-style file: one ``[StatTypeName]`` section per stat type (``Category=``, ``Objects=``,
 ``Subject=``, ``MainMask=``, ``RelMask=``, ``MediaType=``) plus ``[TimeProfiles]``, ``[TimeRanges]``
 and ``[Filters]``. Users migrating from Stat Server should not retype them, so this module turns such
-a file into the YAML that :func:`pipeline.config.load_config` reads, and proves it loads before
+a file into the YAML that :func:`pipeline.stats.config.load_config` reads, and proves it loads before
 writing it: an import never produces a file the product would refuse.
 
 CLI: ``mediastat stattypes import FILE [-o OUT.yaml] [--no-statistics]`` (:func:`add_arguments`,
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import DEFAULT_PROFILE, INTIMERANGE_CATEGORIES, ConfigError, parse_config
+from pipeline.stats.config import DEFAULT_PROFILE, INTIMERANGE_CATEGORIES, ConfigError, parse_config
 
 __all__ = ["StatServerImportError", "add_arguments", "convert", "import_file", "run", "to_yaml"]
 

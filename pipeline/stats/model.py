@@ -1,6 +1,6 @@
 """Configuration types of statistics (statistics.md), shared by the loader and the engine.
 
-These are plain frozen dataclasses: the loader (``pipeline.config``) builds them from YAML or from
+These are plain frozen dataclasses: the loader (``pipeline.stats.config``) builds them from YAML or from
 Stat Server option sections, the engine only reads them.
 """
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import Config
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer
+from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine
 
 #: How long (event time) an applied ActionID is remembered to drop a repeat of it.

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 
 import faust
 
 from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, evaluation_points
-from pipeline.core.driver import agent_key
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.codec import encode
+from pipeline.records.keys import action_key, agent_key
 from pipeline.stream import delivery
-from pipeline.stream.interactions import action_key
-from pipeline.stream.settings import current_config, partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WALL_FLUSH_S = 2.0
 MULTI_SOURCE_IDLE_S = 30.0
-COUNTERS: Counter[str] = Counter()
 
 
 class _Partition:
@@ -51,13 +48,13 @@ class _Partition:
         self.acks = delivery.InOrderAcks()
 
 
-def register(app: faust.App, topics) -> None:
-    capacity = current_config().capacity
+def register(app: faust.App, topics, settings: Settings) -> None:
+    capacity = settings.config.capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(delivery.raw_table(app, "agents", partitions_of(topics.agent_inputs)))
+    table = delivery.JsonTable(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
-    sources = partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
+    sources = settings.partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
 
     def state_of(item: dict) -> dict | None:
         return table[agent_key(item["TenantID"], item["AgentID"]).encode()]
@@ -66,16 +63,11 @@ def register(app: faust.App, topics) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
         state = table[key]
         if delivery.seen(state, source):
-            COUNTERS["redelivered"] += 1
             if not (evaluate and state.get("_eval")):
                 return
             result = evaluate_pending(state, capacity, AgentResult())
         else:
             state, result = apply_input(state, item, capacity, evaluate)
-        if result.duplicate:
-            COUNTERS["duplicates"] += 1
-        for kind in result.anomalies:
-            COUNTERS["anomaly:" + kind] += 1
         await delivery.send_all(
             actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
             for a in result.actions
@@ -106,11 +98,8 @@ def register(app: faust.App, topics) -> None:
                 released, held = [], [event]
             else:
                 item = wrapped["Item"]
-                before = part.buffer.late
                 entry = (item, wrapped, event)
                 released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
-                if part.buffer.late != before:
-                    COUNTERS["late"] += 1
                 held = []
                 part.last_input = now
                 if part.oldest_wait is None:

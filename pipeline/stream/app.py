@@ -12,7 +12,8 @@ Choices, and why:
 * no web server: several workers (and tests) on one machine would fight over its port.
 
 Stages plug in through :data:`STAGE_MODULES`: each names a module exposing
-``register(app: faust.App, topics: Topics) -> None`` that declares its agents and tables. Stage 1
+``register(app: faust.App, topics: Topics, settings: Settings) -> None`` that declares its agents
+and tables from the settings it is given (:mod:`pipeline.stream.settings`). Stage 1
 (interaction tracker), stage 2 (agent/place media state) and stage 3 (statistics) are added there.
 """
 
@@ -24,18 +25,16 @@ from pathlib import Path
 
 import faust
 
-from pipeline.kafka.admin import stat_topic, topic_name, topic_prefix
-from pipeline.kafka.bootstrap import resolve_bootstrap
+from pipeline.kafka.admin import stat_topic, topic_name
 from pipeline.kafka.broker import mediastat_home
+from pipeline.stream.settings import Settings
 
-#: Modules whose ``register(app, topics)`` declares one stage each, in data-flow order.
+#: Modules whose ``register(app, topics, settings)`` declares one stage each, in data-flow order.
 STAGE_MODULES: tuple[str, ...] = (
     "pipeline.stream.interactions",
     "pipeline.stream.agents",
     "pipeline.stream.statistics",
 )
-
-DEFAULT_APP_ID = "mediastat"
 
 
 @dataclass(frozen=True)
@@ -80,24 +79,18 @@ def broker_url(bootstrap: str) -> str:
 
 
 def create_app(
-    *,
-    bootstrap: str | None = None,
-    data_dir: Path | None = None,
-    prefix: str | None = None,
-    app_id: str = DEFAULT_APP_ID,
-    stages: tuple[str, ...] | None = None,
-    **settings: object,
+    settings: Settings, *, stages: tuple[str, ...] | None = None, **overrides: object
 ) -> tuple[faust.App, Topics]:
     """A configured Faust app with the stages of ``stages`` (default :data:`STAGE_MODULES`) registered.
 
-    ``settings`` override faust settings (tests shorten intervals with them). The consumer group is
-    ``app_id``; give each independent pipeline on a cluster its own id and prefix.
+    ``overrides`` override faust settings (tests shorten intervals with them). The consumer group is
+    ``settings.app_id``; give each independent pipeline on a cluster its own id and prefix.
     """
-    topics = Topics(topic_prefix(prefix))
-    app_dir = Path(data_dir or default_data_dir()) / app_id
+    topics = Topics(settings.prefix)
+    app_dir = Path(settings.data_dir or default_data_dir()) / settings.app_id
     app_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     options: dict[str, object] = {
-        "broker": broker_url(resolve_bootstrap(bootstrap)),
+        "broker": broker_url(settings.bootstrap),
         "store": "rocksdb://",
         # One directory per app id: faust lays tables out as <datadir>/v1/tables/<table>-<partition>.db,
         # so two apps sharing a directory would share (and corrupt) each other's tables.
@@ -118,8 +111,8 @@ def create_app(
         "broker_session_timeout": 10.0,
         "broker_heartbeat_interval": 3.0,
     }
-    options.update(settings)
-    app = faust.App(app_id, **options)
+    options.update(overrides)
+    app = faust.App(settings.app_id, **options)
     for module_name in STAGE_MODULES if stages is None else stages:
-        importlib.import_module(module_name).register(app, topics)
+        importlib.import_module(module_name).register(app, topics, settings)
     return app, topics

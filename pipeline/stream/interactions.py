@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 
 import faust
 
-from pipeline.core.driver import DEFAULT_RETENTION_MS, agent_key, interaction_key
+from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 from pipeline.records.codec import MARKER, decode, encode
+from pipeline.records.dead_letters import dead_letter
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
-from pipeline.stream.settings import future_tolerance_ms, partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
-
-#: Counted per worker and logged; dead letters and anomalies are also visible on their topics.
-COUNTERS: Counter[str] = Counter()
 
 
 def decode_event(value: bytes | None) -> object:
@@ -38,28 +37,24 @@ def decode_event(value: bytes | None) -> object:
     return parse_json_line(data)
 
 
-def action_key(action: dict) -> bytes:
-    return f"{action['ObjectType']}/{action['TenantID']}/{action['ObjectID']}".encode()
-
-
 #: Stage 1 announces a partition's progress after this much event time or this many messages.
 WATERMARK_STEP_MS = 1000
 WATERMARK_EVERY = 200
 
 
-def register(app: faust.App, topics) -> None:
-    stage2_partitions = partitions_of(topics.agent_inputs) or 1
+def register(app: faust.App, topics, settings: Settings) -> None:
+    stage2_partitions = settings.partitions_of(topics.agent_inputs) or 1
     raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
-    table = delivery.JsonTable(delivery.raw_table(app, "interactions", partitions_of(topics.events)))
+    table = delivery.JsonTable(delivery.raw_table(app, "interactions", settings.partitions_of(topics.events)))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
     # those inputs to an empty state, which would take them for a new interaction.
     finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
-    tolerance = future_tolerance_ms()  # the future-time rule, against the wall clock
+    tolerance = settings.future_tolerance_ms  # the future-time rule, against the wall clock
 
     def expire(tp, now: int) -> None:
         queue = finished[tp.partition]
@@ -76,29 +71,25 @@ def register(app: faust.App, topics) -> None:
     async def process(msg) -> int | None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
-        COUNTERS["events"] += 1
         try:
             record = validate_event(
                 decode_event(msg.value), reference_ms=int(time.time() * 1000), future_tolerance_ms=tolerance
             )
         except BadRecord as bad:
-            COUNTERS["dead-letters"] += 1
-            letter = {
-                "Payload": bytes(msg.value or b""),
-                "SourceTopic": msg.topic,
-                "SourcePartition": msg.partition,
-                "SourceOffset": msg.offset,
-                "ErrorKind": bad.kind,
-                "Reason": bad.reason,
-                "Time": int(time.time() * 1000),
-            }
+            letter = dead_letter(
+                bytes(msg.value or b""),
+                bad,
+                source_topic=msg.topic,
+                source_partition=msg.partition,
+                source_offset=msg.offset,
+                time_ms=int(time.time() * 1000),
+            )
             await delivery.send_all(
                 [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
             )
             return None
         name = record["Event"]
         if name in IGNORED_EVENTS:
-            COUNTERS["ignored"] += 1
             return record["EventTime"]
         if name in AGENT_EVENTS:
             item = {"Kind": "event", "Source": source, "Item": record}
@@ -108,13 +99,8 @@ def register(app: faust.App, topics) -> None:
         key = interaction_key(record).encode()
         state = table[key]
         if delivery.seen(state, source):
-            COUNTERS["redelivered"] += 1
             return record["EventTime"]
         state, result = track(state, record)
-        if result.duplicate:
-            COUNTERS["duplicates"] += 1
-        for kind in result.anomalies:
-            COUNTERS["anomaly:" + kind] += 1
         sends = [
             actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
             for a in result.queue_actions

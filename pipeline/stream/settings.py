@@ -1,37 +1,46 @@
-"""What the stages read at start: the configuration file and the reorder window.
+"""What a worker's stages are built from: one frozen object, passed explicitly.
 
-The worker sets ``MEDIASTAT_CONFIG`` from ``--config`` before the app is built, so every stage
-module (and every worker process of a deployment) reads the same file; none = the shipped starter.
+The ``worker`` command builds :class:`Settings` from its options (and the environment variables a
+user sets, such as ``KAFKA_BOOTSTRAP_SERVERS``), then hands it to ``create_app(settings)``, which
+passes it to every stage's ``register(app, topics, settings)``. Nothing is read behind the stages'
+backs: a test or another driver builds the same object and gets the same pipeline.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from functools import lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
-from pipeline.config import Config, load_config
-from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, parse_tolerance
+from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS
+from pipeline.stats.config import Config
 
-CONFIG_ENV = "MEDIASTAT_CONFIG"
-#: JSON ``{topic: partitions}`` of the stages' input topics, read by the worker before it starts:
-#: a faust table must have as many partitions as the topic that feeds it.
-PARTITIONS_ENV = "MEDIASTAT_PARTITIONS"
-#: ``--future-tolerance`` as the user wrote it (``1d``, ``36h``, ``off``); unset: one day.
-FUTURE_TOLERANCE_ENV = "MEDIASTAT_FUTURE_TOLERANCE"
+Clock = Literal["wall", "event"]
 
 
-@lru_cache(maxsize=1)
-def current_config() -> Config:
-    return load_config(os.environ.get(CONFIG_ENV) or None)
+@dataclass(frozen=True)
+class Settings:
+    """One pipeline's settings, resolved once when the worker starts."""
 
+    #: Kafka bootstrap servers, ``host:port[,host:port]``.
+    bootstrap: str
+    #: The statistics, groups and capacity rules (the shipped starter unless ``--config``).
+    config: Config
+    #: Topic prefix: ``<prefix>.events``, ``<prefix>.actions``…
+    prefix: str = "mediastat"
+    #: faust app id = consumer group; one per independent pipeline on a cluster.
+    app_id: str = "mediastat"
+    #: RocksDB state directory (None: ``$MEDIASTAT_HOME/state``).
+    data_dir: Path | None = None
+    #: Statistics clock: wall time (live) or the event clock (backfill through Kafka, as replay).
+    clock: Clock = "wall"
+    #: Partitions of the stages' input topics as found at start: a faust table must have as many
+    #: partitions as the topic that feeds it. A topic not listed takes faust's default.
+    partitions: Mapping[str, int] = field(default_factory=dict)
+    #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
+    future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
 
-def partitions_of(topic: str) -> int | None:
-    """Partitions of an input topic as the worker found them (None: faust's default)."""
-    return json.loads(os.environ.get(PARTITIONS_ENV) or "{}").get(topic)
-
-
-def future_tolerance_ms() -> int | None:
-    """How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit)."""
-    text = os.environ.get(FUTURE_TOLERANCE_ENV)
-    return DEFAULT_FUTURE_TOLERANCE_MS if not text else parse_tolerance(text)
+    def partitions_of(self, topic: str) -> int | None:
+        """Partitions of an input topic as the worker found them (None: faust's default)."""
+        return self.partitions.get(topic)

@@ -12,18 +12,16 @@ last checkpoint acknowledged. After a crash the engine is restored from the tabl
 inputs it already holds are skipped, so statistics count every action exactly once; a notification
 may be sent again (its topic is compacted, so readers see the latest value).
 
-Clock: ``MEDIASTAT_CLOCK=wall`` (default, live: wall time, never behind event time, ticked every
-second for resets and Time notifications) or ``event`` (the event clock, as replay: for tests and
-backfills through Kafka).
+Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
+event time, ticked every second for resets and Time notifications) or ``event`` (the event clock,
+as replay: for tests and backfills through Kafka).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections import Counter
 from typing import Any
 
 import faust
@@ -31,20 +29,15 @@ import faust
 from pipeline.core.ordering import DEFAULT_WINDOW_MS
 from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery
-from pipeline.stream.settings import current_config, partitions_of
+from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
-CLOCK_ENV = "MEDIASTAT_CLOCK"
-COUNTERS: Counter[str] = Counter()
-
-
-def stat_key(rec: dict) -> bytes:
-    return f"{rec['Statistic']}/{rec['ObjectType']}/{rec['TenantID']}/{rec['ObjectID']}".encode()
 
 
 SPACES = ("A", "B")
@@ -132,20 +125,19 @@ class _PartitionStats:
         self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
 
 
-def register(app: faust.App, topics) -> None:
-    config = current_config()
+def register(app: faust.App, topics, settings: Settings) -> None:
+    config = settings.config
     if not config.statistics:
         return
-    event_clock = os.environ.get(CLOCK_ENV, "wall") == "event"
+    event_clock = settings.clock == "event"
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
-    table = delivery.raw_table(app, "statistics", partitions_of(topics.actions))
+    table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.actions))
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:
-        COUNTERS["records"] += len(records)
         await delivery.send_all(
-            out[r["StatType"]].send(key=stat_key(r), value=encode("StatValue", r), force=True)
+            out[r["StatType"]].send(key=stat_record_key(r), value=encode("StatValue", r), force=True)
             for r in records
         )
 
@@ -185,13 +177,11 @@ def register(app: faust.App, topics) -> None:
             part.last_input = time.monotonic()
             part.acks.received(event)
             if part.applied(msg.offset):
-                COUNTERS["redelivered"] += 1
                 part.unacked.append(event)  # acknowledged in order at the next checkpoint
                 continue
             try:
                 _, action = decode(msg.value, expected="ActionRecord")
-            except BadRecord as bad:  # not ours: never crash, never lose — log and count
-                COUNTERS["undecodable"] += 1
+            except BadRecord as bad:  # not ours: never crash, never lose — log it
                 log.warning("stage 3: undecodable action at %s:%s: %s", msg.partition, msg.offset, bad.reason)
                 part.mark(msg.offset)
                 part.unacked.append(event)

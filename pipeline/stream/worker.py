@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
+from pipeline.stats.config import Config
+from pipeline.stream.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,36 +43,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
 
 
+def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> Settings:
+    """The worker's options, resolved: prefix and data directory defaults, input partition counts."""
+    from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
+
+    prefix = topic_prefix(args.prefix)
+    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "actions")]
+    return Settings(
+        bootstrap=bootstrap,
+        config=config,
+        prefix=prefix,
+        app_id=args.app_id,
+        data_dir=args.data_dir,
+        clock=args.clock,
+        partitions=partition_counts(bootstrap, inputs),
+        future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.config import ConfigError, load_config
-    from pipeline.kafka.admin import ensure_pipeline_topics, partition_counts, topic_name
+    from pipeline.kafka.admin import ensure_pipeline_topics
+    from pipeline.stats.config import ConfigError, load_config
     from pipeline.stream.app import create_app
-    from pipeline.stream.settings import CONFIG_ENV, FUTURE_TOLERANCE_ENV, PARTITIONS_ENV
-    from pipeline.stream.statistics import CLOCK_ENV
 
     try:
         config = load_config(args.config)
     except (ConfigError, OSError) as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 2
-    if args.config:
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    os.environ[CLOCK_ENV] = args.clock
-    tolerance = args.future_tolerance
-    os.environ[FUTURE_TOLERANCE_ENV] = "off" if tolerance is None else f"{tolerance}ms"
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
     ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
-    inputs = [topic_name(kind, args.prefix) for kind in ("events", "agent-inputs", "actions")]
-    os.environ[PARTITIONS_ENV] = json.dumps(partition_counts(bootstrap, inputs))
-    app, topics = create_app(
-        bootstrap=bootstrap, data_dir=args.data_dir, prefix=args.prefix, app_id=args.app_id
-    )
+    settings = settings_from(args, bootstrap, config)
+    app, topics = create_app(settings)
     print(f"mediastat worker: {args.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()  # returns via SystemExit when the worker stops

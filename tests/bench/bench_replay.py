@@ -18,11 +18,11 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.config import Config, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
+from pipeline.stats.config import Config, load_config
 
 
 def make_day(path: Path, agents: int, hours: float, per_hour: float) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ConfigError, load_config, parse_config
+from pipeline.stats.config import ConfigError, load_config, parse_config
 
 HANDLED = {"Objects": ["Agent"], "Category": "TotalNumber", "MainMask": ["StoppedInbound"]}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config, ConfigError, load_config, parse_config, starter_text
+from pipeline.stats.config import Config, ConfigError, load_config, parse_config, starter_text
 from pipeline.stats.model import Mask, Notification
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from pipeline.records.catalog import AGENT_EVENTS, ALL_EVENTS, INTERACTION_EVENTS
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import event_key
 from pipeline.records.validation import (
     EVENT_FIELDS,
     MAX_EVENT_TIME_MS,
     MEDIA_EVENTS,
     PARTY_EVENTS,
-    event_key,
     parse_json_line,
     validate_event,
 )

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 
 from pipeline.records.catalog import ALL_EVENTS, INTERACTION_EVENTS
 from pipeline.records.errors import ERROR_KINDS, BadRecord
+from pipeline.records.keys import event_key
 from pipeline.records.validation import (
     EVENT_FIELDS,
     MAX_EVENT_TIME_MS,
     MIN_EVENT_TIME_MS,
     PARTY_EVENTS,
-    event_key,
     parse_json_line,
     validate_event,
 )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.config import Config
 from pipeline.records.catalog import ACTION_KINDS
 from pipeline.records.times import parse_time
+from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import (
     Filter,

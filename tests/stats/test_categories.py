@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.stats.engine_builders import act, durable, growing, run, stat
-except ImportError:  # tests/stats collected as a rootdir-less folder
-    from engine_builders import act, durable, growing, run, stat
+from tests.stats.engine_builders import act, durable, growing, run, stat
 
 NINE = growing((540,), name="Nine")
 HANDLING = ["Handling"]

@@ -15,8 +15,8 @@ from collections import Counter
 
 import pytest
 
-from pipeline.config import load_config
 from pipeline.records.times import parse_time
+from pipeline.stats.config import load_config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification
 from tests.stats.engine_builders import T0, act, at, config, durable, growing, sliding, stat

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Groups
-
-try:
-    from tests.stats.engine_builders import act, at, config, durable, stat
-except ImportError:
-    from engine_builders import act, at, config, durable, stat
+from tests.stats.engine_builders import act, at, config, durable, stat
 
 GROUP_OBJECTS = ["Agent", "GroupAgents", "Tenant"]
 STATS = [

@@ -7,17 +7,13 @@ import random
 
 import pytest
 
-from pipeline.config import load_config
 from pipeline.records.catalog import ACTION_KINDS
 from pipeline.records.times import parse_time
+from pipeline.stats.config import load_config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification, Statistic
 from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS
-
-try:
-    from tests.stats.engine_builders import at, growing, selection, since_login, sliding, stat
-except ImportError:
-    from engine_builders import at, growing, selection, since_login, sliding, stat
+from tests.stats.engine_builders import at, growing, selection, since_login, sliding, stat
 
 SCENARIOS = SPEC_SCENARIOS
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.stats.engine import StatEngine
-
-try:
-    from tests.stats.engine_builders import act, at, config, durable, stat
-except ImportError:
-    from engine_builders import act, at, config, durable, stat
+from tests.stats.engine_builders import act, at, config, durable, stat
 
 LUNCH, BREAK = {"ReasonCode": "Lunch"}, {"ReasonCode": "Break"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import load_config
 from pipeline.stats import importer
+from pipeline.stats.config import load_config
 from pipeline.stats.importer import StatServerImportError, convert, import_file
 from pipeline.stats.model import Mask
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification
-
-try:
-    from tests.stats.engine_builders import act, at, config, durable, feed, sliding, stat
-except ImportError:
-    from engine_builders import act, at, config, durable, feed, sliding, stat
+from tests.stats.engine_builders import act, at, config, durable, feed, sliding, stat
 
 
 def engine_for(category: str, main, notification: Notification, **kw) -> StatEngine:

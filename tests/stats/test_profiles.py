@@ -8,22 +8,18 @@ from pipeline.records.times import parse_time, to_iso
 from pipeline.stats import profiles
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import TimeProfile
-
-try:
-    from tests.stats.engine_builders import (
-        act,
-        at,
-        config,
-        durable,
-        feed,
-        growing,
-        selection,
-        since_login,
-        sliding,
-        stat,
-    )
-except ImportError:
-    from engine_builders import act, at, config, durable, feed, growing, selection, since_login, sliding, stat
+from tests.stats.engine_builders import (
+    act,
+    at,
+    config,
+    durable,
+    feed,
+    growing,
+    selection,
+    since_login,
+    sliding,
+    stat,
+)
 
 
 def iso(ms: int) -> str:

@@ -13,11 +13,15 @@ from pathlib import Path
 import faust
 
 from pipeline.records.codec import decode, encode
+from pipeline.records.keys import agent_key
+from pipeline.stats.config import Config
 from pipeline.stream.app import create_app
+from pipeline.stream.settings import Settings
 
 
 def build(bootstrap: str, in_topic: str, out_topic: str, data_dir: Path, app_id: str) -> faust.App:
-    app, _ = create_app(bootstrap=bootstrap, data_dir=data_dir, app_id=app_id, stages=())
+    settings = Settings(bootstrap=bootstrap, config=Config(), data_dir=data_dir, app_id=app_id)
+    app, _ = create_app(settings, stages=())
     source = app.topic(in_topic)
     sink = app.topic(out_topic)
     # Tables serialise with json whatever the app default is (raw), so keys/values may be str/int.
@@ -27,7 +31,7 @@ def build(bootstrap: str, in_topic: str, out_topic: str, data_dir: Path, app_id:
     async def count(stream):  # noqa: ANN001 - faust's stream type
         async for event in stream.events():
             _, record = decode(event.value, expected="ReportingEvent")
-            agent = f"{record['TenantID']}/{record['AgentID']}"
+            agent = agent_key(record["TenantID"], record["AgentID"])
             counts[agent] += 1
             stat = {
                 "Statistic": "Events",

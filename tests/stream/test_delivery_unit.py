@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from pipeline.config import Config
+from pipeline.stats.config import Config
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream.delivery import InOrderAcks, last_offset, remember, seen
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
 from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
+from pipeline.stats.config import load_config
 from tests.spec_paths import scenario
 from tests.stream.harness import Pipeline, read_topics
 

@@ -14,8 +14,14 @@ import pytest
 from pipeline.records.times import parse_time, to_iso
 from pipeline.simulate import Simulator
 from tests.spec_paths import scenario
-from tests.stream.harness import Pipeline, read_topics
-from tests.stream.test_pipeline import canonical, day_file, run_replay, statistics_differences
+from tests.stream.harness import (
+    Pipeline,
+    canonical,
+    day_file,
+    read_topics,
+    run_replay,
+    statistics_differences,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 
 from tests.spec_paths import scenario
-from tests.stream.harness import Pipeline, end_offsets
-from tests.stream.test_pipeline import canonical, day_file, run_replay, statistics_differences
+from tests.stream.harness import (
+    Pipeline,
+    canonical,
+    day_file,
+    end_offsets,
+    run_replay,
+    statistics_differences,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,70 +7,22 @@ broker with the event clock, so both sides see the same time.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.replay import iter_source, replay
-from pipeline.simulate import Simulator
 from tests.spec_paths import scenario
-from tests.stream.harness import Pipeline, read_topics
+from tests.stream.harness import (
+    Pipeline,
+    canonical,
+    day_file,
+    read_topics,
+    run_replay,
+    statistics_differences,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def canonical(record: dict) -> str:
-    """Avro gives absent optional fields as null; JSON output omits them."""
-    return json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True)
-
-
-def day_file(path: Path, *, agents: int = 6, hours: float = 1.0, per_hour: float = 90) -> Path:
-    """Both spec scenarios and a simulated hour of another tenant, merged in time order."""
-    rows: list[tuple[str, str]] = []
-    for name in ("01-routed-email", "02-chat-offers-and-readiness"):
-        for line in scenario(f"{name}.events.jsonl").read_text().splitlines():
-            if line.strip():
-                rows.append((json.loads(line)["EventTime"], line))
-    sim = Simulator(
-        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-03-02T09:00:00Z"
-    )
-    for event in sim.events():
-        rows.append((event["EventTime"], json.dumps(event)))
-    rows.sort(key=lambda r: r[0])  # ISO strings of one format sort in time order; sort is stable
-    path.write_text("\n".join(line for _, line in rows) + "\n")
-    return path
-
-
-def run_replay(events: Path, config_path: Path) -> tuple[list[dict], list[dict]]:
-    actions: list[dict] = []
-    stats: list[dict] = []
-    replay(iter_source(events), load_config(config_path), on_action=actions.append, on_stat=stats.append)
-    return actions, stats
-
-
-def last_per_key(records: list[dict]) -> dict[tuple, dict]:
-    out: dict[tuple, dict] = {}
-    for r in records:
-        out[(r["Statistic"], r["ObjectType"], r["TenantID"], r["ObjectID"])] = r
-    return out
-
-
-def statistics_differences(got_stats: list[tuple[str, dict]], want_stats: list[dict]) -> dict:
-    """Latest live value per statistic and object vs replay's latest notification (not Final)."""
-    live = last_per_key([r for _, r in got_stats])
-    offline = last_per_key([r for r in want_stats if r["Reason"] != "Final"])
-    wrong: dict = {"/".join(k): ("missing", None) for k in offline.keys() - live.keys()}
-    wrong.update({"/".join(k): ("unexpected", None) for k in live.keys() - offline.keys()})
-    for key in offline.keys() & live.keys():
-        have, want = live[key], offline[key]
-        if have["IntervalStart"] != want["IntervalStart"] or have["State"] != want["State"]:
-            wrong["/".join(key)] = (have["IntervalStart"], want["IntervalStart"])
-        elif want["State"] is None and have["Value"] != pytest.approx(want["Value"], abs=1e-6):
-            wrong["/".join(key)] = (have["Value"], want["Value"])
-    return wrong
 
 
 def test_pipeline_gives_the_same_actions_and_statistics_as_replay(

@@ -1,0 +1,69 @@
+"""The stages are built from the settings they are given, and from nothing else (no broker needed:
+building a faust app declares agents, topics and tables without connecting)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.stats.config import load_config, parse_config
+from pipeline.stream.app import create_app
+from pipeline.stream.settings import Settings
+
+
+def test_two_apps_in_one_process_follow_their_own_settings(tmp_path: Path) -> None:
+    """Two pipelines in one process with different configurations: each stage reads the settings
+    object it was handed, not a process-wide cache or an environment variable."""
+    before = dict(os.environ)
+    starter = Settings(bootstrap="127.0.0.1:9", config=load_config(None), prefix="a", data_dir=tmp_path)
+    no_statistics = Settings(
+        bootstrap="127.0.0.1:9",
+        config=parse_config({}, "empty.yaml"),
+        prefix="b",
+        app_id="other",
+        data_dir=tmp_path,
+        clock="event",
+        partitions={"b.events": 3},
+    )
+    app_a, topics_a = create_app(starter)
+    app_b, topics_b = create_app(no_statistics)
+    assert dict(os.environ) == before, "building an app must not write the environment"
+    assert (topics_a.events, topics_b.events) == ("a.events", "b.events")
+    assert (app_a.conf.id, app_b.conf.id) == ("mediastat", "other")
+    assert "stage3-statistics" in app_a.agents  # the starter has statistics
+    assert "stage3-statistics" not in app_b.agents  # this configuration has none
+    assert app_b.tables["interactions"].partitions == 3  # as the worker found the events topic
+    assert app_a.tables["interactions"].partitions is None  # not found: faust's default
+
+
+def test_the_worker_builds_its_settings_from_its_options(monkeypatch, tmp_path: Path) -> None:
+    """``mediastat worker`` options → Settings; the prefix comes from the environment when the user
+    set it there, and the input partition counts from the broker (stubbed here)."""
+    import pipeline.kafka.admin
+    from pipeline.cli import build_parser
+    from pipeline.stream.worker import settings_from
+
+    asked: list[list[str]] = []
+
+    def partition_counts(bootstrap: str, names) -> dict[str, int]:
+        asked.append(list(names))
+        return {"p.events": 4}
+
+    monkeypatch.setattr(pipeline.kafka.admin, "partition_counts", partition_counts)
+    monkeypatch.setenv("MEDIASTAT_TOPIC_PREFIX", "p")
+    args = build_parser().parse_args(
+        ["worker", "--app-id", "x", "--clock", "event", "--data-dir", str(tmp_path)]
+    )
+    config = load_config(None)
+    settings = settings_from(args, "127.0.0.1:9", config)
+    assert settings == Settings(
+        bootstrap="127.0.0.1:9",
+        config=config,
+        prefix="p",
+        app_id="x",
+        data_dir=tmp_path,
+        clock="event",
+        partitions={"p.events": 4},
+    )
+    assert asked == [["p.events", "p.agent-inputs", "p.actions"]]
+    assert settings.partitions_of("p.events") == 4 and settings.partitions_of("p.actions") is None
