@@ -20,6 +20,7 @@ from typing import IO
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
+from pipeline.records.deadletter import build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
@@ -127,15 +128,14 @@ def replay(
             if on_dead_letter is not None:
                 payload = raw if isinstance(raw, bytes) else to_json(raw).encode()
                 on_dead_letter(
-                    {
-                        "Payload": payload,
-                        "SourceTopic": source_name,
-                        "SourcePartition": None,
-                        "SourceOffset": number,
-                        "ErrorKind": bad.kind,
-                        "Reason": bad.reason,
-                        "Time": clock,
-                    }
+                    build_dead_letter(
+                        payload,
+                        bad,
+                        source_topic=source_name,
+                        source_partition=None,
+                        source_offset=number,
+                        time_ms=clock,
+                    )
                 )
             continue
         if until_ms is not None and event["EventTime"] > until_ms:

@@ -22,6 +22,7 @@ from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
+from pipeline.stream.dead_letters import send_dead_letter
 from pipeline.stream.settings import partitions_of
 
 log = logging.getLogger(__name__)
@@ -80,17 +81,19 @@ def register(app: faust.App, topics) -> None:
             record = validate_event(decode_event(msg.value))
         except BadRecord as bad:
             COUNTERS["dead-letters"] += 1
-            letter = {
-                "Payload": bytes(msg.value or b""),
-                "SourceTopic": msg.topic,
-                "SourcePartition": msg.partition,
-                "SourceOffset": msg.offset,
-                "ErrorKind": bad.kind,
-                "Reason": bad.reason,
-                "Time": int(time.time() * 1000),
-            }
-            await delivery.send_all(
-                [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
+
+            async def send(key: bytes | None, value: bytes) -> None:
+                await delivery.send_all([dead_letters.send(key=key, value=value, force=True)])
+
+            await send_dead_letter(
+                send,
+                msg.key,
+                bytes(msg.value or b""),
+                bad,
+                source_topic=msg.topic,
+                source_partition=msg.partition,
+                source_offset=msg.offset,
+                time_ms=lambda: int(time.time() * 1000),
             )
             return None
         name = record["Event"]
