@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter
 
 import faust
 
@@ -23,6 +23,7 @@ from pipeline.records.errors import BadRecord
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
 from pipeline.stream.dead_letters import send_dead_letter
+from pipeline.stream.expiry import FinishedIndex, partition_entries
 from pipeline.stream.settings import partitions_of
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,25 @@ def register(app: faust.App, topics) -> None:
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
-    # those inputs to an empty state, which would take them for a new interaction.
-    finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
+    # those inputs to an empty state, which would take them for a new interaction. The index is
+    # rebuilt from the table's own entries after every assignment (pipeline.stream.expiry).
+    finished = FinishedIndex()
+    resumed_at: dict[int, int] = {}  # partition → first offset read since it was assigned
 
     def expire(tp, now: int) -> None:
-        queue = finished[tp.partition]
+        if not finished.built(tp.partition):
+            count = finished.rebuild(tp.partition, partition_entries(table.table, tp.partition))
+            log.info("interactions partition %d: %d finished interactions to expire", tp.partition, count)
+        queue = finished.queue(tp.partition)
         committed = app.consumer._committed_offset.get(tp) if app.consumer is not None else None
+        # Inputs below the first offset read since the assignment were committed before it (faust
+        # resumes at the committed offset), also while the consumer has not yet learnt its own.
+        safe_below = max(-1 if committed is None else committed, resumed_at.get(tp.partition, -1))
         while queue and queue[0][0] + DEFAULT_RETENTION_MS <= now:
             stopped_at, key = queue[0]
             state = table[key]
             if state is not None and state.get("stopped_at") == stopped_at:
-                if committed is None or delivery.last_offset(state) >= committed:
+                if delivery.last_offset(state) >= safe_below:
                     return  # not yet safe; try again on a later message
                 del table[key]
             queue.popleft()
@@ -76,6 +85,7 @@ def register(app: faust.App, topics) -> None:
     async def process(msg) -> int | None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
+        resumed_at.setdefault(msg.partition, msg.offset)
         COUNTERS["events"] += 1
         try:
             record = validate_event(decode_event(msg.value))
@@ -131,8 +141,8 @@ def register(app: faust.App, topics) -> None:
         await delivery.send_all(sends)
         delivery.remember(state, source)
         table[key] = state
-        if name == "EventProcessingStopped" and not result.duplicate:
-            finished[msg.partition].append((state["stopped_at"], key))
+        if name == "EventProcessingStopped" and not result.duplicate and finished.built(msg.partition):
+            finished.add(msg.partition, state["stopped_at"], key)
         expire(msg.tp, record["EventTime"])
         return record["EventTime"]
 
@@ -166,6 +176,8 @@ def register(app: faust.App, topics) -> None:
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == topics.events}
+        finished.forget_all()  # rebuilt from the table when next used
+        resumed_at.clear()
         for number in [n for n in latest if n not in mine]:
             latest.pop(number, None)
             announced.pop(number, None)
