@@ -30,12 +30,20 @@ def corrupt_value(size: int) -> bytes:
     return head + b"#" * (size - len(head))
 
 
+@pytest.mark.parametrize("letter_limit", [None, 200_000])
 def test_large_bad_records_are_dead_lettered_and_good_ones_processed(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, letter_limit: int | None
 ) -> None:
+    """``letter_limit``: the dead-letter topic's ``max.message.bytes`` (None: the broker's default).
+    At 200,000 bytes the broker refuses the first send of every letter, as it would a topic an
+    operator configured smaller: stage 1 must send a smaller letter, not crash past the record."""
     good = [line.encode() for line in scenario("01-routed-email.events.jsonl").read_text().splitlines()]
     pipe = Pipeline(kafka_bootstrap, tmp_path, config=scenario("01-routed-email.stats.yaml"))
     ensure_topics(kafka_bootstrap, [pipe.topic("events")], config={"max.message.bytes": "2000000"})
+    if letter_limit is not None:
+        ensure_topics(
+            kafka_bootstrap, [pipe.topic("dead-letters")], config={"max.message.bytes": str(letter_limit)}
+        )
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 2_000_000})
     failures: list[str] = []
 
@@ -81,6 +89,7 @@ def test_large_bad_records_are_dead_lettered_and_good_ones_processed(
         payload = letter["Payload"]
         assert payload.startswith(f"corrupt {size}: ".encode())
         assert len(payload) <= size
+        assert letter_limit is None or len(payload) < letter_limit
         assert letter["PayloadTruncated"] == (len(payload) < size)
     # the largest cannot fit a producer's 1,000,000-byte request: it must have been cut
     assert by_size[1_050_000]["PayloadTruncated"]
