@@ -15,6 +15,7 @@ ERROR_KINDS = (
     "wrong-type",  # a field has the wrong type
     "bad-time",  # a time that cannot be parsed
     "bad-value",  # a value outside its enumeration (InteractionType, PartyType, ...)
+    "too-large",  # a valid event too large for a Kafka message (dead-lettered by ``feed``)
 )
 
 
