@@ -29,7 +29,7 @@ from tqdm import tqdm
 from pipeline.kafka.admin import topic_name
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
 from pipeline.records.codec import encode, read_avro_file, to_json
-from pipeline.records.deadletter import build_dead_letter
+from pipeline.records.deadletter import MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.validation import event_key, parse_json_line, validate_event
 
@@ -113,9 +113,10 @@ class Feeder:
         original: bytes | None = None,
         line: int | None = None,
         bad: BadRecord | None = None,
-    ) -> None:
+    ) -> bool:
         """Send one prepared event; one too large for a message is dead-lettered instead, with
-        ``original`` (the input line) as payload and ``bad`` (its validation error) as reason."""
+        ``original`` (the input line) as payload and ``bad`` (its validation error) as reason.
+        Returns whether it went to the events topic."""
         try:
             self._produce(self.topic, key, value)
         except KafkaException as exc:
@@ -133,10 +134,12 @@ class Feeder:
                 source_offset=line,
                 time_ms=int(time.time() * 1000),
             )
-            self._produce(self.dead_letter_topic, key[:1024] if key else None, encode("DeadLetter", letter))
+            key = None if key is None else key[:MAX_KEY_BYTES]
+            self._produce(self.dead_letter_topic, key, encode("DeadLetter", letter))
             self.too_large += 1
-            return
+            return False
         self.sent += 1
+        return True
 
     def flush(self, timeout: float = 60.0) -> int:
         return self.producer.flush(timeout)
@@ -190,8 +193,8 @@ def run(args: argparse.Namespace) -> int:
                 key, value, bad = check_line(item)
             else:
                 continue
-            feeder.send(key, value, original=original, line=number, bad=bad)
-            feeder.invalid += bad is not None
+            if feeder.send(key, value, original=original, line=number, bad=bad):
+                feeder.invalid += bad is not None
     except BadRecord as exc:
         print(f"mediastat feed: {path}: {exc.reason}", file=sys.stderr)
         return 1

@@ -23,6 +23,10 @@ MAX_DEAD_LETTER_BYTES = 900_000
 #: a runaway reason from eating the payload's budget.
 MAX_REASON_CHARS = 2_000
 
+#: A dead letter's key (the bad record's own key) is cut to this: it only spreads dead letters over
+#: partitions, and a huge one would take the payload's room.
+MAX_KEY_BYTES = 1024
+
 #: Room for the Avro length prefix of the payload (a zig-zag varint: 5 bytes cover 2 GiB).
 _LENGTH_PREFIX = 5
 

@@ -21,14 +21,11 @@ from collections.abc import Awaitable, Callable
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from pipeline.records.codec import encode
-from pipeline.records.deadletter import MAX_DEAD_LETTER_BYTES, build_dead_letter
+from pipeline.records.deadletter import MAX_DEAD_LETTER_BYTES, MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
 
 log = logging.getLogger(__name__)
 
-#: A key longer than this is cut: it only spreads dead letters over partitions, and a huge one
-#: would take the payload's room.
-MAX_KEY_BYTES = 1024
 #: Below this budget halving stops: the letter is then provenance and reason with a few bytes.
 MIN_BUDGET_BYTES = 4096
 FIRST_PAUSE_S = 0.5

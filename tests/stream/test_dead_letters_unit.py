@@ -8,6 +8,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from pipeline.records.codec import decode
+from pipeline.records.deadletter import MAX_KEY_BYTES
 from pipeline.records.errors import BadRecord
 from pipeline.stream import dead_letters
 from pipeline.stream.dead_letters import send_dead_letter
@@ -75,4 +76,4 @@ def test_an_unreachable_broker_is_waited_for_not_raised() -> None:
 def test_a_huge_key_is_cut() -> None:
     topic = FlakyTopic(limit=1_000_000)
     run(topic, b"x", key=b"k" * 500_000)
-    assert len(topic.sent[0][0]) == dead_letters.MAX_KEY_BYTES
+    assert len(topic.sent[0][0]) == MAX_KEY_BYTES
