@@ -19,7 +19,7 @@ from typing import IO
 
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
-from pipeline.records.dead_letters import dead_letter
+from pipeline.records.deadletter import build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.records.times import parse_time
@@ -138,7 +138,7 @@ def replay(
             if on_dead_letter is not None:
                 payload = raw if isinstance(raw, bytes) else to_json(raw).encode()
                 on_dead_letter(
-                    dead_letter(
+                    build_dead_letter(
                         payload,
                         bad,
                         source_topic=source_name,

@@ -6,6 +6,12 @@ interaction's events stay in order in one partition. A line that does not valida
 original bytes: the worker cannot decode it and dead-letters it with the reason, which keeps the
 dead-letter topic the single place where bad input is reported — and makes the Kafka run match
 ``replay`` on the same file.
+
+A line too large for the events topic (over the producer's 1,000,000-byte message maximum) cannot
+take that route: ``feed`` builds its dead letter itself (the same builder as the worker and
+``replay``; the payload cut to fit) and sends it to ``<prefix>.dead-letters``, with the line's
+validation reason, or ``too-large`` for a valid event, the file as source and the line number as
+offset. The rest of the file is fed as usual.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from tqdm import tqdm
 
 from pipeline.kafka.admin import topic_name
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
 from pipeline.records.codec import encode, read_avro_file, to_json
+from pipeline.records.deadletter import MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import event_key
 from pipeline.records.validation import parse_json_line, validate_event
@@ -41,13 +48,19 @@ def _raw_key(raw: bytes) -> bytes | None:
     return None
 
 
-def prepare_line(raw: bytes) -> tuple[bytes | None, bytes, bool]:
-    """One input line → ``(key, value, valid)``: Avro for a valid event, the line itself otherwise."""
+def check_line(raw: bytes) -> tuple[bytes | None, bytes, BadRecord | None]:
+    """One input line → ``(key, value, why invalid)``: Avro for a valid event, the line otherwise."""
     try:
         event = validate_event(parse_json_line(raw))
-        return event_key(event).encode("utf-8"), encode("ReportingEvent", event), True
-    except BadRecord:
-        return _raw_key(raw), raw, False
+        return event_key(event).encode("utf-8"), encode("ReportingEvent", event), None
+    except BadRecord as bad:
+        return _raw_key(raw), raw, bad
+
+
+def prepare_line(raw: bytes) -> tuple[bytes | None, bytes, bool]:
+    """One input line → ``(key, value, valid)``: Avro for a valid event, the line itself otherwise."""
+    key, value, bad = check_line(raw)
+    return key, value, bad is None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -68,9 +81,11 @@ def _avro_records(path: Path) -> Iterator[tuple[int, bytes | dict]]:
 class Feeder:
     """Produces prepared events with confluent-kafka and counts what happened."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, source: str = "") -> None:
         self.topic = topic
-        self.sent = self.invalid = self.failed = 0
+        self.dead_letter_topic = dead_letter_topic
+        self.source = source  # the file, as a dead letter's SourceTopic
+        self.sent = self.invalid = self.failed = self.too_large = 0
         self.first_error: str | None = None
         # Idempotence keeps input order within a partition even if a batch is retried.
         self.producer = Producer(
@@ -82,15 +97,50 @@ class Feeder:
             self.failed += 1
             self.first_error = self.first_error or str(err)
 
-    def send(self, key: bytes | None, value: bytes) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
         while True:
             try:
-                self.producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
+                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.1)
         self.producer.poll(0)
+
+    def send(
+        self,
+        key: bytes | None,
+        value: bytes,
+        *,
+        original: bytes | None = None,
+        line: int | None = None,
+        bad: BadRecord | None = None,
+    ) -> bool:
+        """Send one prepared event; one too large for a message is dead-lettered instead, with
+        ``original`` (the input line) as payload and ``bad`` (its validation error) as reason.
+        Returns whether it went to the events topic."""
+        try:
+            self._produce(self.topic, key, value)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            payload = value if original is None else original
+            why = bad or BadRecord(
+                "too-large", f"an event of {len(payload):,} bytes is larger than a Kafka message may be"
+            )
+            letter = build_dead_letter(
+                payload,
+                why,
+                source_topic=self.source,
+                source_partition=None,
+                source_offset=line,
+                time_ms=int(time.time() * 1000),
+            )
+            key = None if key is None else key[:MAX_KEY_BYTES]
+            self._produce(self.dead_letter_topic, key, encode("DeadLetter", letter))
+            self.too_large += 1
+            return False
         self.sent += 1
+        return True
 
     def flush(self, timeout: float = 60.0) -> int:
         return self.producer.flush(timeout)
@@ -116,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat feed: {path}: no such file", file=sys.stderr)
         return 1
     topic = args.topic or topic_name("events", args.prefix)
-    feeder = Feeder(bootstrap, topic)
+    feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), source=str(path))
     is_avro = path.suffix == ".avro"
     started = time.monotonic()
     bar = tqdm(
@@ -129,20 +179,23 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         items = _avro_records(path) if is_avro else _lines(path)
-        for size, item in items:
+        for number, (size, item) in enumerate(items, start=1):
             bar.update(size)
+            bad: BadRecord | None = None
             if isinstance(item, dict):
+                original = None
                 try:
                     event = validate_event(item)
-                    key, value, valid = event_key(event).encode(), encode("ReportingEvent", event), True
-                except BadRecord:
-                    key, value, valid = None, to_json(item).encode("utf-8"), False
+                    key, value = event_key(event).encode(), encode("ReportingEvent", event)
+                except BadRecord as exc:
+                    key, value, bad = None, to_json(item).encode("utf-8"), exc
             elif item:
-                key, value, valid = prepare_line(item)
+                original = item
+                key, value, bad = check_line(item)
             else:
                 continue
-            feeder.send(key, value)
-            feeder.invalid += not valid
+            if feeder.send(key, value, original=original, line=number, bad=bad):
+                feeder.invalid += bad is not None
     except BadRecord as exc:
         print(f"mediastat feed: {path}: {exc.reason}", file=sys.stderr)
         return 1
@@ -157,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
     summary = f"fed {feeder.sent} events to {topic} in {elapsed:.2f}s ({rate:,.0f}/s)"
     if feeder.invalid:
         summary += f"; {feeder.invalid} invalid sent as-is for dead-lettering"
+    if feeder.too_large:
+        summary += (
+            f"; {feeder.too_large} too large for a message, dead-lettered to {feeder.dead_letter_topic}"
+        )
     print(summary, file=sys.stderr)
     if feeder.failed or pending:
         why = feeder.first_error or "flush timed out"

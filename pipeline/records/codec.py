@@ -28,7 +28,12 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
 from pipeline.records.errors import BadRecord
-from pipeline.records.schemas import RECORD_TYPES, load_schema, schemas_by_fingerprint
+from pipeline.records.schemas import (
+    RECORD_TYPES,
+    load_schema,
+    previous_schemas_by_fingerprint,
+    schemas_by_fingerprint,
+)
 from pipeline.records.times import TIME_FIELDS, parse_time, to_iso
 
 MARKER = b"\xc3\x01"
@@ -120,14 +125,18 @@ def decode(data: bytes, expected: str | None = None) -> tuple[str, dict[str, Any
         raise BadRecord("decode", f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     fp = int.from_bytes(data[2:HEADER_LEN], "little")
     schema = schemas_by_fingerprint().get(fp)
-    if schema is None:
+    writer = schema
+    if schema is None and fp in previous_schemas_by_fingerprint():
+        writer = previous_schemas_by_fingerprint()[fp]
+        schema = load_schema(writer.name)
+    if schema is None or writer is None:
         raise BadRecord("decode", f"unknown schema fingerprint {data[2:HEADER_LEN].hex()}")
     if expected is not None and schema.name != expected:
         raise BadRecord("decode", f"expected a {expected} but the fingerprint is that of {schema.name}")
     body = io.BytesIO(data)
     body.seek(HEADER_LEN)
     try:
-        record = schemaless_reader(body, schema.parsed, None)
+        record = schemaless_reader(body, writer.parsed, None if writer is schema else schema.parsed)
     except (EOFError, StopIteration):
         raise BadRecord("decode", f"truncated {schema.name} body") from None
     except UnicodeDecodeError:

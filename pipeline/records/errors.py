@@ -16,6 +16,7 @@ ERROR_KINDS = (
     "bad-time",  # a time that cannot be parsed
     "bad-value",  # a value outside its enumeration (InteractionType, PartyType, ...)
     "future-time",  # EventTime too far ahead of the wall clock (pipeline.records.future)
+    "too-large",  # a valid event too large for a Kafka message (dead-lettered by ``feed``)
 )
 
 

@@ -4,6 +4,11 @@ An installed wheel carries the ``.avsc`` files as ``pipeline/_schemas`` (pyproje
 an editable install or a plain checkout has them in the repository's ``schemas/``. We look in that
 order so the same code works in both without configuration.
 
+Earlier versions of a schema stay in ``schemas/previous/<Name>.<n>.avsc``: records already on a
+topic keep the fingerprint they were written with, and are read by Avro schema resolution into the
+current schema (new fields take their defaults). Schemas change only by adding optional fields with
+defaults, so every earlier version resolves.
+
 Each schema is parsed on its own (its own named-type registry) because every ``.avsc`` is
 self-contained; sharing one registry would make re-parsing fail on duplicate names.
 """
@@ -106,13 +111,33 @@ def load_schema(name: str) -> LoadedSchema:
     """The schema of record type ``name`` (one of :data:`RECORD_TYPES`), parsed once."""
     if name not in RECORD_TYPES:
         raise KeyError(f"unknown record type {name!r}; expected one of {', '.join(RECORD_TYPES)}")
-    raw = json.loads((schema_dir() / f"{name}.avsc").read_text(encoding="utf-8"))
-    parsed = parse_schema(_strip_logical_types(raw), named_schemas={})
-    canonical = to_parsing_canonical_form(parsed)
-    return LoadedSchema(name, raw, parsed, canonical, rabin_fingerprint(canonical.encode("utf-8")))
+    return _load_file(name, schema_dir() / f"{name}.avsc")
 
 
 @cache
 def schemas_by_fingerprint() -> dict[int, LoadedSchema]:
     """All four schemas keyed by fingerprint (how a decoder recognises a message)."""
     return {s.fingerprint: s for s in (load_schema(n) for n in RECORD_TYPES)}
+
+
+def _load_file(name: str, path: Path) -> LoadedSchema:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    parsed = parse_schema(_strip_logical_types(raw), named_schemas={})
+    canonical = to_parsing_canonical_form(parsed)
+    return LoadedSchema(name, raw, parsed, canonical, rabin_fingerprint(canonical.encode("utf-8")))
+
+
+@cache
+def previous_schemas_by_fingerprint() -> dict[int, LoadedSchema]:
+    """Earlier versions of the schemas (``previous/<Name>.<n>.avsc``) keyed by fingerprint.
+
+    A decoder reads such a message with the earlier schema as the writer's and the current one as
+    the reader's, so consumers see one shape whatever version wrote the record.
+    """
+    out: dict[int, LoadedSchema] = {}
+    for path in sorted((schema_dir() / "previous").glob("*.avsc")):
+        name = path.name.split(".")[0]
+        if name in RECORD_TYPES:
+            loaded = _load_file(name, path)
+            out[loaded.fingerprint] = loaded
+    return out

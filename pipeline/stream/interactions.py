@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict, deque
 
 import faust
 
@@ -19,11 +18,12 @@ from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
 from pipeline.records.codec import MARKER, decode, encode
-from pipeline.records.dead_letters import dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
+from pipeline.stream.dead_letters import send_dead_letter
+from pipeline.stream.expiry import FinishedIndex, partition_entries
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,18 +52,26 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
     # writes the table, which faust allows only while handling a message of that partition. A state
     # is deleted only once every input it holds is committed: otherwise a crash would redeliver
-    # those inputs to an empty state, which would take them for a new interaction.
-    finished: dict[int, deque[tuple[int, bytes]]] = defaultdict(deque)
+    # those inputs to an empty state, which would take them for a new interaction. The index is
+    # rebuilt from the table's own entries after every assignment (pipeline.stream.expiry).
+    finished = FinishedIndex()
+    resumed_at: dict[int, int] = {}  # partition → first offset read since it was assigned
     tolerance = settings.future_tolerance_ms  # the future-time rule, against the wall clock
 
     def expire(tp, now: int) -> None:
-        queue = finished[tp.partition]
+        if not finished.built(tp.partition):
+            count = finished.rebuild(tp.partition, partition_entries(table.table, tp.partition))
+            log.info("interactions partition %d: %d finished interactions to expire", tp.partition, count)
+        queue = finished.queue(tp.partition)
         committed = app.consumer._committed_offset.get(tp) if app.consumer is not None else None
+        # Inputs below the first offset read since the assignment were committed before it (faust
+        # resumes at the committed offset), also while the consumer has not yet learnt its own.
+        safe_below = max(-1 if committed is None else committed, resumed_at.get(tp.partition, -1))
         while queue and queue[0][0] + DEFAULT_RETENTION_MS <= now:
             stopped_at, key = queue[0]
             state = table[key]
             if state is not None and state.get("stopped_at") == stopped_at:
-                if committed is None or delivery.last_offset(state) >= committed:
+                if delivery.last_offset(state) >= safe_below:
                     return  # not yet safe; try again on a later message
                 del table[key]
             queue.popleft()
@@ -71,21 +79,25 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     async def process(msg) -> int | None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
+        resumed_at.setdefault(msg.partition, msg.offset)
         try:
             record = validate_event(
                 decode_event(msg.value), reference_ms=int(time.time() * 1000), future_tolerance_ms=tolerance
             )
         except BadRecord as bad:
-            letter = dead_letter(
+
+            async def send(key: bytes | None, value: bytes) -> None:
+                await delivery.send_all([dead_letters.send(key=key, value=value, force=True)])
+
+            await send_dead_letter(
+                send,
+                msg.key,
                 bytes(msg.value or b""),
                 bad,
                 source_topic=msg.topic,
                 source_partition=msg.partition,
                 source_offset=msg.offset,
-                time_ms=int(time.time() * 1000),
-            )
-            await delivery.send_all(
-                [dead_letters.send(key=msg.key, value=encode("DeadLetter", letter), force=True)]
+                time_ms=lambda: int(time.time() * 1000),
             )
             return None
         name = record["Event"]
@@ -117,8 +129,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         await delivery.send_all(sends)
         delivery.remember(state, source)
         table[key] = state
-        if name == "EventProcessingStopped" and not result.duplicate:
-            finished[msg.partition].append((state["stopped_at"], key))
+        if name == "EventProcessingStopped" and not result.duplicate and finished.built(msg.partition):
+            finished.add(msg.partition, state["stopped_at"], key)
         expire(msg.tp, record["EventTime"])
         return record["EventTime"]
 
@@ -152,6 +164,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == topics.events}
+        finished.forget_all()  # rebuilt from the table when next used
+        resumed_at.clear()
         for number in [n for n in latest if n not in mine]:
             latest.pop(number, None)
             announced.pop(number, None)

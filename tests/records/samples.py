@@ -141,7 +141,9 @@ FULL: dict[str, dict[str, Any]] = {
 
 
 def with_nulls(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` as a decoder returns it: every schema field present, absent optionals as None."""
+    """``record`` as a decoder returns it: every schema field present, absent ones as their default
+    (None for the optional unions)."""
     from pipeline.records.schemas import load_schema
 
-    return {name: record.get(name) for name in load_schema(record_type).field_names()}
+    fields = load_schema(record_type).raw["fields"]
+    return {f["name"]: record.get(f["name"], f.get("default")) for f in fields}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.records.codec import decode, encode
-from pipeline.records.dead_letters import dead_letter
+from pipeline.records.deadletter import build_dead_letter as dead_letter
 from pipeline.records.errors import BadRecord
 
 
