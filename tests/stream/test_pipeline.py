@@ -16,7 +16,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
-from tests.spec_paths import scenario
+from tests.golden import OWN, scenario_names
 from tests.stream.harness import Pipeline, read_topics
 
 pytestmark = pytest.mark.integration
@@ -28,14 +28,14 @@ def canonical(record: dict) -> str:
 
 
 def day_file(path: Path, *, agents: int = 6, hours: float = 1.0, per_hour: float = 90) -> Path:
-    """Both spec scenarios and a simulated hour of another tenant, merged in time order."""
+    """The golden scenarios (tests/scenarios) and simulated hours of another tenant, in time order."""
     rows: list[tuple[str, str]] = []
-    for name in ("01-routed-email", "02-chat-offers-and-readiness"):
-        for line in scenario(f"{name}.events.jsonl").read_text().splitlines():
+    for name in scenario_names(OWN):
+        for line in (OWN / f"{name}.events.jsonl").read_text().splitlines():
             if line.strip():
                 rows.append((json.loads(line)["EventTime"], line))
     sim = Simulator(
-        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-03-02T09:00:00Z"
+        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-05-11T08:00:00Z"
     )
     for event in sim.events():
         rows.append((event["EventTime"], json.dumps(event)))
@@ -76,7 +76,7 @@ def statistics_differences(got_stats: list[tuple[str, dict]], want_stats: list[d
 def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    config = scenario("01-routed-email.stats.yaml")
+    config = OWN / "routed-emails.stats.yaml"
     events = day_file(tmp_path / "events.jsonl")
     want_actions, want_stats = run_replay(events, config)
     assert len(want_actions) > 1000
@@ -98,7 +98,7 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
 
 def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    good = scenario("01-routed-email.events.jsonl").read_text().splitlines()
+    good = (OWN / "routed-emails.events.jsonl").read_text().splitlines()
     events.write_text(
         "\n".join(
             [
@@ -110,7 +110,7 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
         )
         + "\n"
     )
-    pipe = Pipeline(kafka_bootstrap, tmp_path, config=scenario("01-routed-email.stats.yaml"))
+    pipe = Pipeline(kafka_bootstrap, tmp_path, config=OWN / "routed-emails.stats.yaml")
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
@@ -122,13 +122,13 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
             timeout_s=90,
             alive=lambda: worker.poll() is None,
         )
-        actions = read_topics(kafka_bootstrap, [pipe.topic("actions")], want=46, idle_s=3, timeout_s=60)
+        actions = read_topics(kafka_bootstrap, [pipe.topic("actions")], want=88, idle_s=3, timeout_s=60)
     finally:
         pipe.stop_all()
     kinds = sorted(r["ErrorKind"] for _, r in letters)
     assert kinds == ["decode", "unknown-event"], pipe.logs()
     assert {r["Payload"] for _, r in letters if r["ErrorKind"] == "decode"} == {b"not json at all"}
-    assert len(actions) == 46, pipe.logs()
+    assert len(actions) == 88, pipe.logs()  # 48 Agent/Queue actions + 40 Place mirrors
 
 
 def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Pat
     event time apart on a backlog, and the watermarks still give replay's records."""
     from pipeline.kafka.admin import ensure_topics
 
-    config = scenario("01-routed-email.stats.yaml")
+    config = OWN / "routed-emails.stats.yaml"
     events = day_file(tmp_path / "events.jsonl", agents=8, hours=1.0, per_hour=120)
     want_actions, want_stats = run_replay(events, config)
     pipe = Pipeline(kafka_bootstrap, tmp_path, config=config, clock="event")
