@@ -15,8 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.hashseed import OtherInterpreter
 
 CP_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.2"
 
@@ -128,3 +132,16 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reasons.append("no Docker engine answers")
     no_kafka("; ".join(reasons))
 
+
+@pytest.fixture(scope="session")
+def other_interpreter() -> Iterator[OtherInterpreter]:
+    """Child interpreters with other ``PYTHONHASHSEED``s, for the determinism checks."""
+    from tests.hashseed import OtherInterpreter, probe_hash
+
+    children = OtherInterpreter()
+    try:
+        probes = children.call_texts("tests.hashseed:probe_hash")
+        assert len({str(probe_hash()), *probes.values()}) == len(probes) + 1, "hash seeds not all different"
+        yield children
+    finally:
+        children.close()
