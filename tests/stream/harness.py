@@ -182,3 +182,39 @@ def end_offsets(bootstrap: str, topic: str) -> int:
         return total
     finally:
         consumer.close()
+
+
+class TopicReader:
+    """A consumer kept open across the phases of a test: ``until`` reads on from where it stopped.
+
+    For topics that never go quiet (Time notifications on the wall clock), where reading until
+    silence, as :func:`read_topics` does, would never end. The topics must exist before it is made.
+    """
+
+    def __init__(self, bootstrap: str, topics: Iterable[str]) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "reader-" + uuid.uuid4().hex,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.subscribe(list(topics))
+        self.records: list[tuple[str, dict]] = []
+
+    def until(self, done, *, timeout_s: float = 90.0, alive=None) -> bool:
+        """Read until ``done(records so far)`` holds (True), or the timeout or a dead worker (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if done(self.records):
+                return True
+            if alive is not None and not alive():
+                return False
+            msg = self.consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                self.records.append((msg.topic(), decode(msg.value())[1]))
+        return done(self.records)
+
+    def close(self) -> None:
+        self.consumer.close()
