@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Reinstall only when pyproject.toml changes (the stamp is newer than it otherwise).
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv broker topics run test test-fast bench lint stop
+.PHONY: venv broker topics run test test-fast spec-check bench lint stop
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ test: venv
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not integration and not slow"
+
+## only the checks against the specification's worked scenarios: $$MEDIASTAT_SPEC_DIR, else
+## ../shared/spec; fails (pytest exit code 4, with the reason) when that folder is missing
+spec-check: venv
+	$(BIN)/python -m pytest --spec-check
 
 ## throughput of validation, core, replay with statistics, and one worker on the local broker
 bench: broker

@@ -4,6 +4,10 @@ Order of preference: ``KAFKA_BOOTSTRAP_SERVERS`` (an existing cluster) → the p
 broker (Java found; jars from the shared cache under ``$MEDIASTAT_HOME``, state in a temp dir, stopped
 at session end) → a testcontainers cp-kafka 7.9 in KRaft mode (a Docker engine answers) → skip, or
 fail under ``CI=true`` so a CI run can never go green by skipping every integration test.
+
+Tests marked ``spec`` check the specification's own worked scenarios; they run only with
+``--spec-check`` (``make spec-check``), which runs nothing else and refuses to start without the
+specification folder. Without it they are deselected (counted in pytest's summary), never skipped.
 """
 
 from __future__ import annotations
@@ -11,10 +15,42 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from tests.hashseed import OtherInterpreter
+
 CP_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.2"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--spec-check",
+        action="store_true",
+        help="run only the checks against the specification's scenarios (MEDIASTAT_SPEC_DIR)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--spec-check"):
+        from tests.spec_paths import missing_spec
+
+        why = missing_spec()
+        if why:
+            raise pytest.UsageError(why)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--spec-check`` keeps only ``spec`` tests; otherwise they are left out."""
+    want_spec = config.getoption("--spec-check")
+    keep, drop = [], []
+    for item in items:
+        (keep if (item.get_closest_marker("spec") is not None) == want_spec else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _on_ci() -> bool:
@@ -95,3 +131,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     reasons.append("no Docker engine answers")
     no_kafka("; ".join(reasons))
+
+
+@pytest.fixture(scope="session")
+def other_interpreter() -> Iterator[OtherInterpreter]:
+    """Child interpreters with other ``PYTHONHASHSEED``s, for the determinism checks."""
+    from tests.hashseed import OtherInterpreter, probe_hash
+
+    children = OtherInterpreter()
+    try:
+        probes = children.call_texts("tests.hashseed:probe_hash")
+        assert len({str(probe_hash()), *probes.values()}) == len(probes) + 1, "hash seeds not all different"
+        yield children
+    finally:
+        children.close()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pipeline.cli import main
 from pipeline.records.deadletter import MAX_DEAD_LETTER_BYTES
-from tests.spec_paths import scenario
+from tests.golden import scenario
 
 
 def test_a_large_bad_line_is_dead_lettered_cut_with_its_size(tmp_path: Path) -> None:
-    good = scenario("01-routed-email.events.jsonl").read_text().splitlines()
+    good = scenario("routed-emails.events.jsonl").read_text().splitlines()
     big = "not json " + "#" * 1_050_000
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join([good[0], big, *good[1:]]) + "\n")

@@ -11,11 +11,11 @@ import pytest
 from pipeline.cli import main
 from pipeline.records.codec import write_avro_file
 from pipeline.records.validation import validate_event
-from tests.spec_paths import scenario
+from tests.golden import scenario
 
 
 def avro_events(path: Path) -> bytes:
-    lines = scenario("01-routed-email.events.jsonl").read_text().splitlines()
+    lines = scenario("routed-emails.events.jsonl").read_text().splitlines()
     events = [validate_event(json.loads(line)) for line in lines if line.strip()]
     write_avro_file(path, "ReportingEvent", events)
     return path.read_bytes()

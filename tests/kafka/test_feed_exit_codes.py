@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.kafka.admin import ensure_topics
-from tests.spec_paths import scenario
+from tests.golden import scenario
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def feed(path: Path, bootstrap: str) -> tuple[subprocess.CompletedProcess[str], 
 
 
 def test_gzipped_events_fail_with_the_invalid_count_and_a_hint(kafka_bootstrap: str, tmp_path: Path) -> None:
-    text = scenario("01-routed-email.events.jsonl").read_bytes() * 50
+    text = scenario("routed-emails.events.jsonl").read_bytes() * 50
     path = tmp_path / "events.jsonl.gz"
     path.write_bytes(gzip.compress(text))
     done, _ = feed(path, kafka_bootstrap)

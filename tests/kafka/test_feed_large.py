@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.spec_paths import scenario
+from tests.golden import scenario
 from tests.stream.harness import Pipeline, read_topics
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def test_lines_too_large_for_a_message_are_dead_lettered_by_feed(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    good = scenario("01-routed-email.events.jsonl").read_text().splitlines()
+    good = scenario("routed-emails.events.jsonl").read_text().splitlines()
     corrupt = "corrupt: " + "#" * 1_050_000
     submitted = json.loads(good[1])
     huge = json.dumps({**submitted, "InteractionID": "i-huge", "UserData": {"blob": "x" * 1_050_000}})

@@ -19,11 +19,10 @@ from pipeline.records.validation import (
     parse_json_line,
     validate_event,
 )
-from tests.spec_paths import SPEC_DIR
+from tests.golden import OWN
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = SPEC_DIR
-SCENARIOS = sorted((SPEC / "scenarios").glob("*.events.jsonl"))
+SCENARIOS = sorted(OWN.glob("*.events.jsonl"))
 T0 = 1_772_442_000_000  # 2026-03-02T09:00:00.000Z
 ISO0 = "2026-03-02T09:00:00.000Z"
 
@@ -52,7 +51,7 @@ def bad(obj: object) -> BadRecord:
     return info.value
 
 
-# --- the schema and the spec ---------------------------------------------------------------------------
+# --- the schema and the scenarios -------------------------------------------------------------------------
 
 
 def test_field_table_is_the_avro_schema() -> None:

@@ -1,9 +1,10 @@
-"""The engine on the spec's scenarios, and its state surviving a JSON round trip mid-stream."""
+"""The engine on the repository's golden scenarios, and its state surviving a JSON round trip mid-stream."""
 
 from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -12,20 +13,22 @@ from pipeline.records.times import parse_time
 from pipeline.stats.config import load_config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.model import Notification, Statistic
-from tests.spec_paths import SCENARIOS as SPEC_SCENARIOS
+from tests.golden import OWN, assert_finals_match, last_event_time, load_events, places_of, with_statistics
 from tests.stats.engine_builders import at, growing, selection, since_login, sliding, stat
 
-SCENARIOS = SPEC_SCENARIOS
 
-
-def scenario_actions(name: str, place_of: dict[str, str]) -> list[dict]:
-    """Expected actions of a scenario as engine input: int times, a tenant, and the Place copies
-    the core emits for every Agent action."""
+def scenario_actions(folder: Path, name: str) -> list[dict]:
+    """A scenario's *expected* actions as engine input (int times, the tenant, StartTime, and the
+    Place copies the core emits for every Agent action): the engine is checked on hand-written
+    actions, independently of the core."""
+    events = load_events(folder, name)
+    place_of = places_of(events)
+    (tenant,) = {e["TenantID"] for e in events}
     out = []
-    for line in (SCENARIOS / f"{name}.expected-actions.jsonl").read_text().splitlines():
+    for line in (folder / f"{name}.expected-actions.jsonl").read_text().splitlines():
         action = json.loads(line)
         action["EventTime"] = parse_time(action["EventTime"])
-        action["TenantID"] = "t1"
+        action["TenantID"] = tenant
         if action.get("DurationMs") is not None:
             action["StartTime"] = action["EventTime"] - action["DurationMs"]
         out.append(action)
@@ -34,25 +37,16 @@ def scenario_actions(name: str, place_of: dict[str, str]) -> list[dict]:
     return out
 
 
-def test_scenario_01_final_values():
-    engine = StatEngine(load_config(SCENARIOS / "01-routed-email.stats.yaml"))
-    for action in scenario_actions("01-routed-email", {"a1": "p1"}):
+def test_every_scenario_has_statistics() -> None:
+    assert with_statistics(OWN) == ["chat-offers-and-readiness", "conference-then-transfer", "routed-emails"]
+
+
+@pytest.mark.parametrize("name", with_statistics(OWN))
+def test_scenario_final_values(name: str) -> None:
+    engine = StatEngine(load_config(OWN / f"{name}.stats.yaml"))
+    for action in sorted(scenario_actions(OWN, name), key=lambda a: a["EventTime"]):
         engine.on_action(action, action["EventTime"])
-    finals = {
-        (r["Statistic"], r["ObjectType"], r["ObjectID"]): r
-        for r in engine.finals(parse_time("2026-03-02T09:30:00Z"))
-        if r["Reason"] == "Final"
-    }
-    lines = (SCENARIOS / "01-routed-email.expected-stats.jsonl").read_text().splitlines()
-    expected = [json.loads(x) for x in lines]
-    assert len(finals) == len(expected)
-    for want in expected:
-        got = finals[(want["Statistic"], want["ObjectType"], want["ObjectID"])]
-        if want["Value"] is None:
-            assert got["Value"] is None
-            assert got["State"]["Status"] == want["State"]["Status"]
-        else:
-            assert got["Value"] == pytest.approx(want["Value"], abs=0.01), want["Statistic"]
+    assert_finals_match(engine.finals(last_event_time(OWN, name)), OWN, name)
 
 
 # ------------------------------------------------------------------------------ state round trip

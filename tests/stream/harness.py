@@ -21,7 +21,7 @@ from pipeline.records.codec import decode
 from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
 from pipeline.stats.config import load_config
-from tests.spec_paths import scenario
+from tests.golden import OWN, scenario_names
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -198,14 +198,14 @@ def canonical(record: dict) -> str:
 
 
 def day_file(path: Path, *, agents: int = 6, hours: float = 1.0, per_hour: float = 90) -> Path:
-    """Both spec scenarios and a simulated hour of another tenant, merged in time order."""
+    """The golden scenarios (tests/scenarios) and simulated hours of another tenant, in time order."""
     rows: list[tuple[str, str]] = []
-    for name in ("01-routed-email", "02-chat-offers-and-readiness"):
-        for line in scenario(f"{name}.events.jsonl").read_text().splitlines():
+    for name in scenario_names(OWN):
+        for line in (OWN / f"{name}.events.jsonl").read_text().splitlines():
             if line.strip():
                 rows.append((json.loads(line)["EventTime"], line))
     sim = Simulator(
-        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-03-02T09:00:00Z"
+        agents=agents, hours=hours, per_hour=per_hour, seed=11, tenant="t2", start="2026-05-11T08:00:00Z"
     )
     for event in sim.events():
         rows.append((event["EventTime"], json.dumps(event)))
@@ -241,3 +241,39 @@ def statistics_differences(got_stats: list[tuple[str, dict]], want_stats: list[d
         elif want["State"] is None and have["Value"] != pytest.approx(want["Value"], abs=1e-6):
             wrong["/".join(key)] = (have["Value"], want["Value"])
     return wrong
+
+
+class TopicReader:
+    """A consumer kept open across the phases of a test: ``until`` reads on from where it stopped.
+
+    For topics that never go quiet (Time notifications on the wall clock), where reading until
+    silence, as :func:`read_topics` does, would never end. The topics must exist before it is made.
+    """
+
+    def __init__(self, bootstrap: str, topics: Iterable[str]) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "reader-" + uuid.uuid4().hex,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.subscribe(list(topics))
+        self.records: list[tuple[str, dict]] = []
+
+    def until(self, done, *, timeout_s: float = 90.0, alive=None) -> bool:
+        """Read until ``done(records so far)`` holds (True), or the timeout or a dead worker (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if done(self.records):
+                return True
+            if alive is not None and not alive():
+                return False
+            msg = self.consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                self.records.append((msg.topic(), decode(msg.value())[1]))
+        return done(self.records)
+
+    def close(self) -> None:
+        self.consumer.close()

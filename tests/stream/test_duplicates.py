@@ -17,7 +17,7 @@ import pytest
 from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
 from pipeline.stats.config import load_config
-from tests.spec_paths import scenario
+from tests.golden import scenario
 from tests.stream.harness import Pipeline, read_topics
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def run_replay(events: Path, config: Path) -> tuple[list[dict], dict]:
 def test_repeated_events_give_the_actions_of_the_stream_without_them(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    config = scenario("01-routed-email.stats.yaml")
+    config = scenario("routed-emails.stats.yaml")
     plain, repeated, repeats = write_days(tmp_path)
     want, _ = run_replay(plain, config)
     offline, counters = run_replay(repeated, config)

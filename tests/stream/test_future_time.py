@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.records.times import parse_time, to_iso
 from pipeline.simulate import Simulator
-from tests.spec_paths import scenario
+from tests.golden import scenario
 from tests.stream.harness import (
     Pipeline,
     canonical,
@@ -67,7 +67,7 @@ def dead_letters(pipe: Pipeline, worker) -> list[dict]:
 def test_event_clock_worker_dead_letters_future_events_and_matches_replay_without_them(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    config = scenario("01-routed-email.stats.yaml")
+    config = scenario("routed-emails.stats.yaml")
     clean = day_file(tmp_path / "clean.jsonl")
     events = with_future_events(clean, tmp_path / "events.jsonl")
     want_actions, want_stats = run_replay(clean, config)
@@ -92,7 +92,7 @@ def test_event_clock_worker_dead_letters_future_events_and_matches_replay_withou
 def test_wall_clock_worker_keeps_processing_after_future_events(kafka_bootstrap: str, tmp_path: Path) -> None:
     """Live: the last three quarters of an hour of a contact centre, with two events stamped a year
     and a century ahead of now; every action of the other events arrives, and their statistics."""
-    config = scenario("01-routed-email.stats.yaml")
+    config = scenario("routed-emails.stats.yaml")
     # The simulator's traffic follows the time of day: simulate a morning, then move it to now.
     sim = Simulator(agents=4, hours=0.75, per_hour=90, seed=5, tenant="t1", start="2026-03-02T09:00:00Z")
     rows = sorted(sim.events(), key=lambda e: parse_time(e["EventTime"]))

@@ -22,7 +22,7 @@ from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.records.times import to_iso
 from pipeline.replay import iter_source, replay
 from pipeline.stats.config import load_config
-from tests.spec_paths import scenario
+from tests.golden import scenario
 from tests.stream.harness import Pipeline, read_topics
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ def test_finished_interactions_expire_after_a_restart(
 ) -> None:
     """``same``: the worker restarts on its RocksDB files; ``new``: on an empty directory, the
     table recovered from its changelog (another machine)."""
-    config = scenario("01-routed-email.stats.yaml")
+    config = scenario("routed-emails.stats.yaml")
     # i0..i5 stop at 09:01, 09:11, …, 09:51: all within the hour of each other, none expires yet.
     stops = {f"i{k}": T0 + (10 * k + 1) * MINUTE for k in range(N)}
     first = write(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.spec_paths import scenario
+from tests.golden import OWN
 from tests.stream.harness import (
     Pipeline,
     canonical,
@@ -45,7 +45,7 @@ def wait_for_offsets(bootstrap: str, topic: str, at_least: int, worker, timeout_
 def test_killed_workers_lose_nothing_and_count_once(
     kafka_bootstrap: str, tmp_path: Path, fresh_state_dir: bool
 ) -> None:
-    config = scenario("01-routed-email.stats.yaml")
+    config = OWN / "routed-emails.stats.yaml"
     events = day_file(tmp_path / "events.jsonl", agents=12, hours=2.0, per_hour=200)
     want_actions, want_stats = run_replay(events, config)
     total = len(want_actions)
