@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
     ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
-    inputs = [topic_name(kind, args.prefix) for kind in ("events", "agent-inputs", "actions")]
+    inputs = [topic_name(kind, args.prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
     os.environ[PARTITIONS_ENV] = json.dumps(partition_counts(bootstrap, inputs))
     app, topics = create_app(
         bootstrap=bootstrap, data_dir=args.data_dir, prefix=args.prefix, app_id=args.app_id
