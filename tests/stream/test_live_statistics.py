@@ -29,8 +29,8 @@ FIELDS = ("Statistic", "ObjectType", "TenantID", "ObjectID", "IntervalStart", "V
 
 
 def simulated_day(path: Path) -> Path:
-    """What ``mediastat simulate`` writes: a reproducible day (here 12 agents, 4 hours)."""
-    sim = Simulator(agents=12, hours=4.0, per_hour=150, seed=5)
+    """What ``mediastat simulate`` writes: a reproducible day (here 10 agents, 3 hours, 2,443 events)."""
+    sim = Simulator(agents=10, hours=3.0, per_hour=150, seed=5)
     path.write_text("".join(json.dumps(event) + "\n" for event in sim.events()))
     return path
 
@@ -47,7 +47,7 @@ def live_equals_replay(kafka_bootstrap: str, workdir: Path) -> None:
     want: list[dict] = []
     want_actions: list[dict] = []
     summary = replay(iter_source(events), config, on_stat=want.append, on_action=want_actions.append)
-    assert summary.events > 3000
+    assert summary.events > 2000
     want = [r for r in want if r["Reason"] != "Final"]
     assert {r["Statistic"] for r in want} >= {"Occupancy_Last_Hour", "Accept_Ratio", "Agent_Current_State"}
 
@@ -60,7 +60,7 @@ def live_equals_replay(kafka_bootstrap: str, workdir: Path) -> None:
             [pipe.topic(f"stat.{name}") for name in config.stat_types],
             want=len(want),
             idle_s=8,
-            timeout_s=420,
+            timeout_s=1500,  # stops as soon as every record is read; a loaded machine is slow
             alive=lambda: worker.poll() is None,
         )
         actions = read_topics(kafka_bootstrap, [pipe.topic("actions")], want=len(want_actions), idle_s=3)
