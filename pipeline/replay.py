@@ -154,8 +154,10 @@ def replay(
         summary.events += 1
         clock = max(clock, event["EventTime"])
         emit_actions(driver.push(event))
-        if stage3 is not None:
-            to_stats(stage3.release(clock))
+        if stage3 is not None and driver.buffer.max_seen is not None:
+            # Stage 2's watermark: every action at or before it has been produced (stage 1's at
+            # once, stage 2's once its window passed them) — what stage 2 announces live.
+            to_stats(stage3.release_to(driver.buffer.max_seen - driver.buffer.window_ms))
     emit_actions(driver.flush())
     if stage3 is not None:
         to_stats(stage3.flush())

@@ -113,6 +113,20 @@ def rank_of(item: dict, arrival: int) -> tuple:
     return agent_event_rank(arrival)
 
 
+def action_rank(action: dict, arrival: int) -> tuple:
+    """Stage 3's order at equal ``EventTime``, from the data alone, whatever the partitions.
+
+    Agent and Place actions first, per agent in the order stage 2 produced them (``arrival``: one
+    agent's actions come from one stage-2 partition, in order), agents by Tenant/AgentID; then
+    Queue actions, per interaction in the order stage 1 produced them, interactions by id. Replay
+    and the Kafka stage 3 rank alike, so the engine sees the same sequence of actions.
+    """
+    tenant = action.get("TenantID") or ""
+    if action.get("ObjectType") == "Queue":
+        return (1, tenant, action.get("InteractionID") or action.get("ObjectID") or "", arrival)
+    return (0, tenant, action.get("AgentID") or action.get("ObjectID") or "", arrival)
+
+
 def instant_ends(items: list[dict], skip: list[bool] | None = None) -> list[bool]:
     """For each stage-2 input of a released batch: is it the agent's last input of that instant?
 
@@ -155,6 +169,29 @@ class Watermarks:
         current = self._marks.get(source)
         if current is None or time >= current[0]:
             self._marks[source] = (time, wall)
+
+    def lowest(self) -> int | None:
+        """The smallest mark once every source has announced one (idle or not), else ``None``.
+
+        Stage 3's release: on the event clock it waits for every source, however long that takes.
+        """
+        if len(self._marks) < self.sources:
+            return None
+        return min(t for t, _ in self._marks.values())
+
+    def highest(self) -> int | None:
+        """The largest mark announced (``None`` before any): how far input has gone at all."""
+        return max((t for t, _ in self._marks.values()), default=None)
+
+    def idle(self, wall: float) -> bool:
+        """No source has announced for ``idle_s`` (and the start-up grace is over)."""
+        if wall - self.started < self.idle_s:
+            return False
+        return all(wall - seen >= self.idle_s for _, seen in self._marks.values())
+
+    def marks(self) -> dict[int, int]:
+        """Source → its mark (for a checkpoint)."""
+        return {source: t for source, (t, _) in self._marks.items()}
 
     def limit(self, wall: float, fallback: int | None) -> int | None:
         """Release inputs at or before this time (``None``: hold everything for now)."""

@@ -23,7 +23,7 @@ PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
 CORE_TOPICS = ("events", "actions", "dead-letters", "late")
 #: Topics between stages (not part of the product's interface, but created with the rest so that
 #: their partition count matches the events topic's).
-INTERNAL_TOPICS = ("agent-inputs",)
+INTERNAL_TOPICS = ("agent-inputs", "stats-inputs")
 
 
 def topic_prefix(prefix: str | None = None) -> str:

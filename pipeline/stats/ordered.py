@@ -1,16 +1,21 @@
-"""Stage 3's pure core: actions → reorder window → statistics engine.
+"""Stage 3's pure core: actions → held in event-time order → released by watermarks → engine.
 
-Actions reach stage 3 interleaved (Queue actions leave stage 1 at once, agent actions wait in
-stage 2's window), so stage 3 re-orders them by ``EventTime`` with the same window before the
-engine sees them (README "Order"). Replay and the Faust stage both drive this class, so the
-statistics they send are the same records in the same order.
+Actions reach stage 3 interleaved in an order that depends on timing: Queue actions leave stage 1
+at once, agent actions wait in stage 2's reorder window, and on Kafka stage 1 may run far ahead of
+stage 2. The engine's clock is the largest time it has applied, and Sliding, Time and clock-moved
+values are evaluated when that clock crosses a boundary, so the engine must see the actions in one
+order that does not depend on that timing. Stage 3 therefore holds every action and applies it
+only when its producers have declared that nothing at or before its time is still to come
+(:meth:`OrderedStats.release_to`, driven by stage 2's watermarks live and by the driver's clock in
+replay), in ``EventTime`` order and at equal times in :func:`~pipeline.core.ordering.action_rank`
+order. Replay and the Faust stage both drive this class, so their statistic records are the same.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, action_rank
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine
 
@@ -34,7 +39,9 @@ class OrderedStats:
         self.repeats = 0
 
     def push(self, action: dict, tag: Any = None) -> tuple[list[Any], list[dict]]:
-        """Add one action; returns (tags of the actions applied now or dropped, statistic records)."""
+        """Hold one action until a watermark passes it; returns (tags of the actions applied now or
+        dropped, statistic records): a repeat is dropped at once, a late action (older than one
+        already applied) is applied at once."""
         action_id = action.get("ActionID")
         if action_id is not None:
             if action_id in self.applied_ids or action_id in self._waiting_ids:
@@ -42,18 +49,19 @@ class OrderedStats:
                 return [tag], []
             self._waiting_ids.add(action_id)
         self._arrivals += 1
-        return self._apply(self.buffer.push(action["EventTime"], (self._arrivals,), (action, tag)))
+        rank = action_rank(action, self._arrivals)
+        return self._apply(self.buffer.hold(action["EventTime"], rank, (action, tag)))
 
     def forget_before(self, t: int) -> None:
         """Drop remembered ids of actions older than ``t`` (bounded memory)."""
         self.applied_ids = {k: v for k, v in self.applied_ids.items() if v >= t}
 
-    def release(self, clock: int) -> tuple[list[Any], list[dict]]:
-        """Apply what the event clock has moved past the window."""
-        self.buffer.observe(clock)
-        return self._apply(self.buffer.ready())
+    def release_to(self, watermark: int) -> tuple[list[Any], list[dict]]:
+        """Apply every held action at or before ``watermark``: nothing at or before it is to come."""
+        return self._apply(self.buffer.release_to(watermark))
 
     def flush(self) -> tuple[list[Any], list[dict]]:
+        """Apply everything held (end of input; live on the wall clock, a quiet input too)."""
         return self._apply(self.buffer.flush())
 
     def advance(self, now: int) -> list[dict]:

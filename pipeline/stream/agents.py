@@ -11,6 +11,13 @@ and a crash redelivers it.
 When no input has arrived for :data:`WALL_FLUSH_S` of wall time, a timer sends a *tick* to the
 partition (faust lets a table be written only while a message of that partition is handled); the
 tick releases what the watermarks allow, and everything once every upstream partition is idle.
+
+Stage 3 needs the same guarantee for the actions of both stages: each partition sends its actions
+to the stats-inputs topic too and, once they are acknowledged, a *watermark* there: every action
+at or before that time is already on the topic — its own (released up to the time) and stage 1's
+Queue actions (stage 1 announced the time only after Kafka acknowledged them). Once every upstream
+partition is idle and everything is released, the watermark is the furthest upstream mark: the
+explicit end of the input so far, as the end of the file is in replay.
 """
 
 from __future__ import annotations
@@ -46,12 +53,20 @@ class _Partition:
         self.tick_sent = False
         self.last_input = time.monotonic()
         self.acks = delivery.InOrderAcks()
+        self.mark_sent: int | None = None  # the last watermark sent to stage 3
+
+    def behind(self) -> bool:
+        """Upstream has announced more than the last watermark sent to stage 3 covers."""
+        high = self.marks.highest()
+        return high is not None and (self.mark_sent is None or self.mark_sent < high)
 
 
 def register(app: faust.App, topics, settings: Settings) -> None:
     capacity = settings.config.capacity
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    stats_inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
+    stage3_partitions = settings.partitions_of(topics.stats_inputs) or 1
     table = delivery.JsonTable(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
     sources = settings.partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
@@ -68,12 +83,25 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             result = evaluate_pending(state, capacity, AgentResult())
         else:
             state, result = apply_input(state, item, capacity, evaluate)
-        await delivery.send_all(
-            actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
-            for a in result.actions
-        )
+        sends = []
+        for a in result.actions:
+            a_key, a_value = action_key(a), encode("ActionRecord", a)
+            sends.append(actions.send(key=a_key, value=a_value, force=True))
+            sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
+        await delivery.send_all(sends)
         delivery.remember(state, source)
         table[key] = state
+
+    async def announce(part: _Partition, number: int, mark: int | None) -> None:
+        """Tell stage 3 that every action at or before ``mark`` is on the stats-inputs topic."""
+        if mark is None or (part.mark_sent is not None and mark <= part.mark_sent):
+            return
+        value = delivery.dumps({"Kind": "watermark", "From": number, "Time": mark})
+        await delivery.send_all(
+            stats_inputs.send(key=b"watermark", value=value, partition=n, force=True)
+            for n in range(stage3_partitions)
+        )
+        part.mark_sent = mark
 
     @app.agent(inputs, name="stage2-agents")
     async def agents(stream):
@@ -93,9 +121,14 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 released = [] if limit is None else part.buffer.release_to(limit)
                 part.tick_sent = False
                 held = [event]
+                mark = limit
+                high = part.marks.highest()
+                if part.marks.idle(now) and not len(part.buffer) and high is not None:
+                    # Everything upstream sent is released: the end of the input so far.
+                    mark = high if mark is None else max(mark, high)
             elif wrapped["Kind"] == "watermark":
                 part.marks.update(wrapped["From"], wrapped["Time"], now)
-                released, held = [], [event]
+                released, held, mark = [], [event], None
             else:
                 item = wrapped["Item"]
                 entry = (item, wrapped, event)
@@ -104,16 +137,19 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 part.last_input = now
                 if part.oldest_wait is None:
                     part.oldest_wait = now
+                mark = None
             fallback = None if part.buffer.max_seen is None else part.buffer.max_seen - DEFAULT_WINDOW_MS
             limit = part.marks.limit(now, fallback)
             if limit is not None:
                 released += part.buffer.release_to(limit)
+                mark = limit if mark is None else max(mark, limit)
             ends = evaluation_points([entry[0] for entry in released], state_of)
             for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
                 await apply(item, wrapped_item["Source"], evaluate)
                 held.append(source_event)
             if released:
                 part.oldest_wait = time.monotonic() if len(part.buffer) else None
+            await announce(part, msg.partition, mark)
             for finished in held:
                 for done in part.acks.finished(finished):
                     await manual.ack(done)
@@ -123,7 +159,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         now = time.monotonic()
         for number, part in list(partitions.items()):
             idle = now - part.last_input >= WALL_FLUSH_S
-            if part.oldest_wait is not None and not part.tick_sent and idle:
+            waiting = part.oldest_wait is not None or (part.behind() and part.marks.idle(now))
+            if waiting and not part.tick_sent and idle:
                 part.tick_sent = True
                 await inputs.send(
                     key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number, force=True

@@ -57,6 +57,11 @@ class Topics:
         return topic_name("agent-inputs", self.prefix)
 
     @property
+    def stats_inputs(self) -> str:
+        """Internal: stages 1 and 2 → stage 3, the actions again plus stage 2's watermarks."""
+        return topic_name("stats-inputs", self.prefix)
+
+    @property
     def dead_letters(self) -> str:
         return topic_name("dead-letters", self.prefix)
 

@@ -47,6 +47,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    stats_inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes)
     table = delivery.JsonTable(delivery.raw_table(app, "interactions", settings.partitions_of(topics.events)))
     # Finished interactions, per partition, to delete once their retention has passed. Deleting
@@ -113,10 +114,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         if delivery.seen(state, source):
             return record["EventTime"]
         state, result = track(state, record)
-        sends = [
-            actions.send(key=action_key(a), value=encode("ActionRecord", a), force=True)
-            for a in result.queue_actions
-        ]
+        sends = []
+        for a in result.queue_actions:  # to the actions topic, and again to stage 3 (README "Order")
+            a_key, a_value = action_key(a), encode("ActionRecord", a)
+            sends.append(actions.send(key=a_key, value=a_value, force=True))
+            sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
         for bundle in result.bundles:
             item = {"Kind": "bundle", "Source": f"{source}/{bundle['AgentID']}", "Item": bundle}
             sends.append(

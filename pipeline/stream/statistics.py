@@ -1,8 +1,13 @@
-"""Stage 3 on Kafka: actions → reorder window → statistics engine → one topic per stat type.
+"""Stage 3 on Kafka: actions → held until watermarks pass them → statistics engine → stat topics.
 
 A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
-One engine per partition of the actions topic. Group and tenant statistics fan out from agent and
-place actions, so they are complete only when the actions topic has **one partition** (the
+It reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
+actions topic) and stage 2's watermarks, each saying that every action at or before its time is
+already on the topic. Actions are held and applied only up to the smallest watermark of all stage-2
+partitions, in event-time order, so the engine sees replay's sequence whatever the timing of the
+stages (on the event clock nothing is released by wall-clock idleness: the end of the input comes
+as stage 2's last watermark). One engine per partition of the topic. Group and tenant statistics
+fan out from agent and place actions, so they are complete only when it has **one partition** (the
 default); stages 1 and 2 scale out on their own topics' partitions.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
@@ -13,8 +18,9 @@ inputs it already holds are skipped, so statistics count every action exactly on
 may be sent again (its topic is compacted, so readers see the latest value).
 
 Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
-event time, ticked every second for resets and Time notifications) or ``event`` (the event clock,
-as replay: for tests and backfills through Kafka).
+event time, ticked every second for resets and Time notifications; actions held for
+:data:`WALL_FLUSH_S` without any input are applied anyway, so a stalled upstream cannot hold live
+statistics back) or ``event`` (the event clock, as replay: for tests and backfills through Kafka).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 import faust
 
-from pipeline.core.ordering import DEFAULT_WINDOW_MS
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
 from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import stat_record_key
@@ -53,9 +59,11 @@ class _PartitionStats:
     redelivered. (Many table keys cannot be written atomically; one marker key can.)
     """
 
-    def __init__(self, number: int, config) -> None:
+    def __init__(self, number: int, config, sources: int = 1) -> None:
         self.number = number
         self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
+        # Stage 2's watermarks, one per stage-2 partition; no idleness: a silent source holds back.
+        self.marks = Watermarks(sources, window_ms=0, idle_s=float("inf"))
         self.low = -1  # every offset ≤ low is applied
         self.extra: set[int] = set()  # applied offsets above low
         self.unacked: list[Any] = []  # faust events applied since the last checkpoint
@@ -98,7 +106,8 @@ class _PartitionStats:
         return out
 
     def marker(self, space: str) -> str:
-        return json.dumps({"space": space, "low": self.low, "extra": sorted(self.extra)})
+        marks = {str(source): t for source, t in self.marks.marks().items()}
+        return json.dumps({"space": space, "low": self.low, "extra": sorted(self.extra), "marks": marks})
 
     def restore(self, entries: dict[str, str]) -> None:
         """Rebuild from the table: the space the marker names; remember what each space holds."""
@@ -123,6 +132,8 @@ class _PartitionStats:
                 self.stats.applied_ids.update(json.loads(value))
         self.stats.engine.import_state(state)
         self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
+        for source, t in pos.get("marks", {}).items():
+            self.marks.update(int(source), t, 0.0)
 
 
 def register(app: faust.App, topics, settings: Settings) -> None:
@@ -130,9 +141,10 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     if not config.statistics:
         return
     event_clock = settings.clock == "event"
-    actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
+    inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
     out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
-    table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.actions))
+    table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.stats_inputs))
+    sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:
@@ -144,7 +156,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
         if part is None:
-            part = partitions[number] = _PartitionStats(number, config)
+            part = partitions[number] = _PartitionStats(number, config, sources)
             prefix = f"{number}|".encode()
             part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
         return part
@@ -168,7 +180,16 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         part.unacked.clear()
         part.last_checkpoint = time.monotonic()
 
-    @app.agent(actions, name="stage3-statistics")
+    async def applied(part: _PartitionStats, tags: list, records: list[dict]) -> None:
+        """Publish, then note the inputs as applied (acknowledged at the next checkpoint)."""
+        if not event_clock:
+            records = part.stats.advance(int(time.time() * 1000)) + records
+        await publish(records)
+        for offset, done in tags:
+            part.mark(offset)
+            part.unacked.append(done)
+
+    @app.agent(inputs, name="stage3-statistics")
     async def statistics(stream):
         manual = stream.noack()
         async for event in manual.events():
@@ -179,6 +200,15 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             if part.applied(msg.offset):
                 part.unacked.append(event)  # acknowledged in order at the next checkpoint
                 continue
+            if msg.key == b"watermark":
+                mark = delivery.loads(msg.value)
+                part.marks.update(mark["From"], mark["Time"], 0.0)
+                lowest = part.marks.lowest()
+                tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
+                await applied(part, [*tags, (msg.offset, event)], records)
+                if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
+                    await checkpoint(part, manual)
+                continue
             try:
                 _, action = decode(msg.value, expected="ActionRecord")
             except BadRecord as bad:  # not ours: never crash, never lose — log it
@@ -187,18 +217,18 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 part.unacked.append(event)
                 continue
             tags, records = part.stats.push(action, (msg.offset, event))
-            if not event_clock:
-                records = part.stats.advance(int(time.time() * 1000)) + records
-            await publish(records)
-            for offset, done in tags:
-                part.mark(offset)
-                part.unacked.append(done)
+            await applied(part, tags, records)
             if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
                 await checkpoint(part, manual)
 
     @app.timer(interval=1.0)
     async def tick() -> None:
-        """Wall time: flush idle windows; live clock: resets and Time notifications."""
+        """Wall clock only: resets and Time notifications; apply actions held through a quiet spell.
+
+        Never on the event clock: there only watermarks release actions, as in replay.
+        """
+        if event_clock:
+            return
         now = time.monotonic()
         for part in list(partitions.values()):
             records: list[dict] = []
@@ -207,8 +237,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 for offset, done in tags:
                     part.mark(offset)
                     part.unacked.append(done)
-            if not event_clock:
-                records += part.stats.advance(int(time.time() * 1000))
+            records += part.stats.advance(int(time.time() * 1000))
             if records:
                 await publish(records)
 
@@ -219,6 +248,6 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         Not on revocation: faust revokes every partition at each rebalance and keeps reading the
         ones it gets back from where it was, so their waiting inputs would never come again.
         """
-        mine = {tp.partition for tp in assigned if tp.topic == topics.actions}
+        mine = {tp.partition for tp in assigned if tp.topic == topics.stats_inputs}
         for number in [n for n in partitions if n not in mine]:
             partitions.pop(number, None)

@@ -48,7 +48,7 @@ def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> S
     from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
 
     prefix = topic_prefix(args.prefix)
-    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "actions")]
+    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
     return Settings(
         bootstrap=bootstrap,
         config=config,

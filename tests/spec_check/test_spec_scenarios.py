@@ -9,10 +9,10 @@ Opt-in: the everyday suite must pass on a clone with nothing beside it, so these
 from __future__ import annotations
 
 import pytest
-from pipeline.config import load_config
 
 from pipeline.core.driver import CoreDriver
 from pipeline.replay import iter_source, replay
+from pipeline.stats.config import load_config
 from tests.golden import (
     assert_actions_match,
     assert_finals_match,

@@ -57,6 +57,8 @@ def test_repeated_action_ids_count_once() -> None:
         "DurationMs": 5,
     }
     tags, _ = stats.push(action, "first")
+    assert tags == []  # held until a watermark passes it
+    tags, _ = stats.release_to(1000)
     assert tags == ["first"]
     tags, records = stats.push(dict(action), "again")
     assert tags == ["again"] and records == [] and stats.repeats == 1
@@ -89,3 +91,26 @@ def test_held_input_is_late_only_behind_what_was_released() -> None:
     assert buf.release_to(10_000) == ["slow"]
     assert buf.hold(5_000, (0,), "in time") == []  # after the newest released item: still ordered
     assert buf.hold(500, (0,), "late") == ["late"] and buf.late == 1
+
+
+def test_stage3_watermarks_wait_for_every_stage2_partition() -> None:
+    from pipeline.core.ordering import Watermarks
+
+    marks = Watermarks(sources=2, window_ms=0, idle_s=float("inf"))
+    assert marks.lowest() is None and marks.highest() is None
+    marks.update(1, 50_000, wall=0.0)
+    assert marks.lowest() is None and marks.highest() == 50_000  # partition 0 has not spoken
+    marks.update(0, 20_000, wall=0.0)
+    assert marks.lowest() == 20_000 and marks.marks() == {0: 20_000, 1: 50_000}
+    assert not marks.idle(wall=1e9)  # on the event clock a silent source is never skipped
+
+
+def test_watermarks_idle_only_when_every_source_is_quiet() -> None:
+    from pipeline.core.ordering import Watermarks
+
+    marks = Watermarks(sources=2, window_ms=2000, idle_s=2.0, started=0.0)
+    assert not marks.idle(wall=1.0)  # start-up grace
+    marks.update(0, 10_000, wall=1.0)
+    marks.update(1, 12_000, wall=3.0)
+    assert not marks.idle(wall=4.0)  # partition 1 spoke 1 s ago
+    assert marks.idle(wall=5.0) and marks.highest() == 12_000
