@@ -80,6 +80,7 @@ class Plan:
     status_time: bool  # status subject: the ongoing status's time counts in TotalTime
     step: int  # Sliding: bucket length (ms)
     reach: int  # Sliding: from the current bucket's start back to the window's start (ms)
+    masks: dict[str, tuple[bool, bool]]  # action name → (matches M, matches R), filled as names come
 
     def window_start(self, t: int) -> int:
         """Sliding: the start of the window at ``t`` (``profiles.window_start``, precomputed)."""
@@ -100,6 +101,7 @@ def compile_plan(stat: Statistic) -> Plan:
         status_time=status_subject and stat.profile.kind != "Selection",
         step=profiles.step_ms(stat.profile),
         reach=(profiles.bucket_count(stat.profile) - 1) * profiles.step_ms(stat.profile),
+        masks={},
     )
 
 
@@ -501,7 +503,14 @@ def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: s
         if m is not None and m not in media:
             return False
     name, kind, t = action["Action"], action.get("Kind"), action["EventTime"]
-    in_m, in_r = flags(stat, name, action)
+    if stat.filter is None:  # masks only: the same answer for every action of this name
+        cached = plan.masks.get(name)
+        if cached is None:
+            st = stat.stat_type
+            cached = plan.masks[name] = (st.main_mask.matches(name), st.rel_mask.matches(name))
+        in_m, in_r = cached
+    else:
+        in_m, in_r = flags(stat, name, action)
     if kind == "Durable":
         key = f"{member}|{name}|{action.get('InteractionID') or ''}|{action.get('MediaTypeID') or ''}"
         if action.get("Phase") == "Start":

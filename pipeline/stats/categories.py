@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.stats import profiles
 from pipeline.stats.accumulator import (
     OWN_OBJECT_TYPES,
     STATE_CATEGORIES,
@@ -304,7 +303,7 @@ def current_state(acc: Accumulator, stat: Statistic) -> dict | None:
 def interval_bounds(acc: Accumulator, plan: Plan, now: int) -> tuple[int | None, int | None]:
     """(IntervalStart, IntervalEnd) reported with a value at ``now``."""
     if plan.kind == "Sliding":
-        return profiles.window_start(plan.stat.profile, now), None
+        return plan.window_start(now), None
     if acc.bucket is None:
         return None, None
     return acc.bucket.start, acc.logout if plan.kind == "SinceLogin" else None

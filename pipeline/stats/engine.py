@@ -71,7 +71,7 @@ class _Slot:
     """One statistic, compiled: its plan, value function and accumulators (key order kept)."""
 
     __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
-                 "objects", "idle_at_zero")
+                 "objects", "idle_at_zero", "template")
 
     def __init__(self, stat: Statistic) -> None:
         self.stat = stat
@@ -87,6 +87,7 @@ class _Slot:
         # Current categories that move with the clock are 0 while nothing matching M is open; every
         # change of the accumulator is looked at when it happens, so a check can skip them then.
         self.idle_at_zero = stat.stat_type.category in categories.ZERO_WHEN_CLOSED
+        self.template = notification.record(stat, "", "", "", None, None, (None, None), 0, "")
 
     def evaluate(self, acc: Accumulator, at: int) -> tuple[float | None, dict | None]:
         if self.state:
@@ -320,15 +321,25 @@ class StatEngine:
                 interval: tuple[int | None, int | None] | None = None,
                 evaluated: tuple[float | None, dict | None] | None = None) -> dict[str, Any]:
         value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
-        bounds = interval if interval is not None else categories.interval_bounds(acc, slot.plan, at)
-        return notification.record(slot.stat, acc.object_type, acc.tenant, acc.object_id, value, state,
-                                   bounds, self._meta["clock"], reason)
+        start, end = interval if interval is not None else categories.interval_bounds(acc, slot.plan, at)
+        rec = slot.template.copy()  # the statistic's constant fields, in the record's field order
+        rec["ObjectType"], rec["ObjectID"], rec["TenantID"] = acc.object_type, acc.object_id, acc.tenant
+        rec["IntervalStart"], rec["IntervalEnd"], rec["Value"], rec["State"] = start, end, value, state
+        rec["EmittedAt"], rec["Reason"] = self._meta["clock"], reason
+        return rec
 
     def _on_change(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
         """Changes mode: a record when the value moved enough since the last one sent."""
         if slot.mode != "Changes":
             return []
-        value, state = slot.evaluate(acc, now)
+        if slot.state:
+            value, state = None, categories.current_state(acc, slot.stat)
+        else:
+            value, state = float(slot.value_of(acc, now)), None
+            if acc.sent and acc.sent_state is None and acc.sent_value is not None and (
+                value == acc.sent_value or abs(value - acc.sent_value) < slot.stat.notification.insensitivity
+            ):
+                return []  # not moved enough (``notification.changed_enough``, the common case inlined)
         if not notification.changed_enough(slot.stat, acc, value, state):
             return []
         notification.remember(acc, value, state)
@@ -356,9 +367,13 @@ class StatEngine:
         containing the clock starts; a timer or a check sends one record per object however many
         multiples the clock crossed.
         """
-        now = self._tick_clock(now_ms)
-        if now < self._next_due and not self._meta["pending_logout"]:
+        meta = self._meta
+        clock = meta["clock"]
+        if clock is not None and now_ms < self._next_due and not meta["pending_logout"]:
+            if now_ms > clock:
+                meta["clock"] = int(now_ms)
             return []  # nothing is due: O(1)
+        now = self._tick_clock(now_ms)
         out: list[dict[str, Any]] = []
         for entry in list(self._meta["pending_logout"]):
             slot = self._by_name[entry[0]]

@@ -44,7 +44,8 @@ def test_a_jump_closes_the_last_interval_with_data_once(gap):
         ("Timed", "Agent"),
     ]
     daily = next(r for r in resets if r["Statistic"] == "Daily" and r["ObjectType"] == "Agent")
-    assert (daily["Value"], daily["IntervalStart"], daily["IntervalEnd"]) == (1.0, at(-9 * 3600), at(15 * 3600))
+    day = (at(-9 * 3600), at(15 * 3600))  # the UTC day of T0 (09:00)
+    assert (daily["Value"], daily["IntervalStart"], daily["IntervalEnd"]) == (1.0, *day)
     half = next(r for r in resets if r["Statistic"] == "HalfHourly")
     assert (half["Value"], half["IntervalEnd"]) == (60.0, at(30 * 60))
     assert len([r for r in out if r["Reason"] == "Timer"]) == 1  # one per object, not one per 10 s
