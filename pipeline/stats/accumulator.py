@@ -81,6 +81,7 @@ class Plan:
     step: int  # Sliding: bucket length (ms)
     reach: int  # Sliding: from the current bucket's start back to the window's start (ms)
     masks: dict[str, tuple[bool, bool]]  # action name → (matches M, matches R), filled as names come
+    current: list[int]  # Growing: [start, end) of the interval last asked for (``interval_start``)
 
     def window_start(self, t: int) -> int:
         """Sliding: the start of the window at ``t`` (``profiles.window_start``, precomputed)."""
@@ -102,6 +103,7 @@ def compile_plan(stat: Statistic) -> Plan:
         step=profiles.step_ms(stat.profile),
         reach=(profiles.bucket_count(stat.profile) - 1) * profiles.step_ms(stat.profile),
         masks={},
+        current=[],
     )
 
 
@@ -282,13 +284,25 @@ class Accumulator:
         return acc
 
 
+def interval_start(plan: Plan, clock: int) -> int:
+    """Growing: the start of the interval containing ``clock`` (the last one asked is remembered:
+    every new accumulator of an interval asks the same)."""
+    cached = plan.current
+    if cached and cached[0] <= clock < cached[1]:
+        return cached[0]
+    prof = plan.stat.profile
+    start = profiles.last_reset(prof, clock)
+    cached[:] = [start, profiles.next_reset(prof, clock)]
+    return start
+
+
 def new_accumulator(plan: Plan, object_type: str, tenant: str, object_id: str, seen: int,
                     clock: int) -> Accumulator:
     """A fresh accumulator; a Growing one starts in the interval containing the clock."""
     acc = Accumulator(object_type, tenant, object_id, seen, accrued_to=seen)
     kind = plan.kind
     if kind == "Growing":
-        acc.bucket = Bucket(profiles.last_reset(plan.stat.profile, clock), max_current=0, min_current=0)
+        acc.bucket = Bucket(interval_start(plan, clock), max_current=0, min_current=0)
     elif kind == "Sliding":
         acc.buckets, acc.total = {}, Bucket(0)
     elif kind == "Selection":
