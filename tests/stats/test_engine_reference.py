@@ -165,7 +165,7 @@ def check_stream(profile: str, mode: str, rows) -> None:
 
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("profile", list(PROFILES))
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=items)
 def test_engine_equals_reference(profile, mode, rows):
     check_stream(profile, mode, rows)
