@@ -393,12 +393,16 @@ class StatEngine:
                 due["tick"] = notification.next_tick(stat, now)
             if due["check"] is not None and due["check"] <= now:
                 accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
+                first = plan.window_start(now) if plan.kind == "Sliding" else None
                 for suffix in slot.order:
                     acc = accs[suffix]
                     if idle_at_zero and acc.count == 0:
                         continue  # nothing open: the value is 0, as when it was last looked at
-                    if acc_ops.prune(acc, plan, now) == 0 and slot.window_only:
-                        continue  # nothing left the window: the value cannot have moved
+                    if first is not None and (acc.oldest is None or acc.oldest >= first):
+                        if slot.window_only:
+                            continue  # nothing left the window: the value cannot have moved
+                    elif acc_ops.prune(acc, plan, now) == 0 and slot.window_only:
+                        continue
                     out += self._on_change(slot, acc, now)
                 due["check"] = notification.next_check(stat, now)
         self._next_due = self._earliest_due()
