@@ -1,34 +1,42 @@
-"""State of one statistic for one object, as plain JSON-serialisable data, and the ways it changes.
+"""The state of one (statistic, object) and how actions change it, in O(1) per action.
 
-One accumulator per (statistic, object), stored under ``Statistic/ObjectType/TenantID/ObjectID`` so
-a key-value table (Faust/RocksDB) can hold each one under its own key. Its fields:
+Each statistic is compiled once into a :class:`Plan` (``compile_plan``): which parts of the state
+its category needs. An :class:`Accumulator` then keeps only those parts up to date:
 
-``seen``        first time an action touched the object (ms)
-``open``        ongoing instances matching M or R: ``key → [start, name, inM, inR]``; for DNAction the
-                key is ``member|Action|InteractionID|MediaTypeID``, for status subjects
-                ``member|status`` (a member is the origin object, ``Agent:a1``)
-``n``, ``tl``   CurrentNumber(M) and the time up to which the timeline (area, min/max) is accrued
-``cs/cl/cp``    continuity: since when CurrentNumber(M) > 0, when it last dropped to 0 and the
-                since it had (an End and a Start at the same instant do not interrupt)
-``w``           the time-profile window (buckets; see below)
-``mem``         status subjects: per member ``{s, r, u, t, since, md, dnd, p}`` (status, reason,
-                user data, start of the current status instance, since when the status name holds,
-                per-media statuses, DND, and the previous ``[status, since, ended at]``)
-``ns``          notification state (owned by ``pipeline.stats.notification``)
-``late``        contributions dropped because their interval was already closed
+- ``open``: the ongoing instances (durable action instances, or ``member|status`` for status
+  subjects) with their start and whether they match M and R — the Current categories read them;
+- ``count``: CurrentNumber(M), and, only when the category needs the timeline of that count
+  (MaxNumber, MinNumber, AverageOfCurrentNumber, CurrentContinuousTime), its time integral and
+  extremes in the buckets plus the continuous-run bookkeeping;
+- the window of the time profile, in :class:`Bucket` sums of completions: Growing one bucket;
+  Sliding a ring of epoch-aligned buckets with running totals (added on entry, subtracted when a
+  bucket leaves the window), so a value never folds the buckets again; Selection the last N
+  completions of M and of R; SinceLogin one session bucket between login and logout;
+- ``members``: the current status of each member (status subjects);
+- ``sent``: what the notifier last sent.
 
-A bucket (``new_bucket``) sums completions in one interval: counts ``nM/nR``, adjusted time
-``aM/aR`` and split time ``tM/tR`` (ms), longest/shortest duration ``mx/mn``, in-time-range count
-and time ``rn/rt``, the extremes of CurrentNumber(M) ``cx/cn`` and its time integral ``ar`` (ms).
+Everything is exported as JSON data (``to_json`` / ``from_json``) so a key-value store holds one
+entry per accumulator. The window keeps the names ``b`` (bucket), ``bs`` (Sliding buckets by
+start) and ``sM`` / ``sR`` (Selection completions) in that JSON.
 
-Windows by profile kind: Growing ``{"b": bucket}``; Sliding ``{"bs": {start: bucket}}``;
-Selection ``{"b": timeline bucket since first seen, "sM": [[end, dur, start, inRange]], "sR": […]}``;
-SinceLogin ``{"b": session bucket or None, "li": login, "lo": logout or None, "closed": bool}``.
+**Merging** (``merge``): accumulators of the same statistic and object built from disjoint sets of
+members' actions (the partials of a partitioned pipeline: every action of one member goes to the
+same partial) merge into the accumulator of the whole: sums add, extremes of durations take the
+max/min, ongoing instances and member statuses are unions, Selection keeps the last N of both by
+completion time, and the CurrentNumber time integral adds. Two parts cannot be merged exactly and
+:func:`merge` says so through :func:`mergeable`: MaxNumber / MinNumber (the extreme of a sum is not
+the sum of the extremes) and CurrentContinuousTime (a run of "at least one open" of the whole is
+not determined by the runs of the parts); and with SinceLogin, the categories that split durations
+over the interval (TotalTime and those built on it), because a group's or tenant's interval starts
+when it was first seen, later in a partial than in the whole, so the part of a duration before it
+is lost. Those statistics must be computed where every member's actions meet.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from pipeline.stats import profiles
 from pipeline.stats.filters import attributes, evaluate
@@ -37,6 +45,14 @@ from pipeline.stats.model import Statistic
 STATUS_SUBJECTS = frozenset({"DNStatus", "AgentStatus", "PlaceStatus"})
 STATE_CATEGORIES = frozenset({"CurrentState", "CurrentStateReasons"})
 OWN_OBJECT_TYPES = frozenset({"Agent", "Place"})
+#: Categories that need the time line of CurrentNumber(M) (integral, extremes, continuous run).
+TIMELINE_CATEGORIES = frozenset({"MaxNumber", "MinNumber", "AverageOfCurrentNumber", "CurrentContinuousTime"})
+#: Categories that need each completion's duration split over the interval(s) (TotalTime sums).
+SPLIT_CATEGORIES = frozenset(
+    {"TotalTime", "ElapsedTimePercentage", "RelativeTimePercentage", "AverageNumberPerRelativeHour"}
+)
+#: Categories whose partials cannot be merged into the whole (see the module docstring).
+UNMERGEABLE_CATEGORIES = frozenset({"MaxNumber", "MinNumber", "CurrentContinuousTime"})
 
 
 def uses_status(stat: Statistic) -> bool:
@@ -44,201 +60,445 @@ def uses_status(stat: Statistic) -> bool:
     return stat.stat_type.subject in STATUS_SUBJECTS or stat.stat_type.category in STATE_CATEGORIES
 
 
-def new_bucket(start: int, n: int | None) -> dict[str, Any]:
-    return {
-        "s": start, "nM": 0, "nR": 0, "aM": 0, "aR": 0, "tM": 0, "tR": 0, "mx": None, "mn": None,
-        "rn": 0, "rt": 0, "cx": n, "cn": n, "ar": 0,
-    }
+def mergeable(stat: Statistic) -> bool:
+    """Whether partial accumulators of this statistic merge into the whole (see ``merge``)."""
+    if stat.profile.kind == "SinceLogin" and stat.stat_type.category in SPLIT_CATEGORIES:
+        return False  # a group's "since first seen" starts later in a partial: time before it is lost
+    return stat.stat_type.category not in UNMERGEABLE_CATEGORIES
 
 
-def new_accumulator(stat: Statistic, object_type: str, seen: int, clock: int) -> dict[str, Any]:
+@dataclass(slots=True, frozen=True)
+class Plan:
+    """What one statistic needs, decided once from its configuration."""
+
+    stat: Statistic
+    kind: str  # the time profile kind
+    by_status: bool
+    timeline: bool  # keep CurrentNumber's integral / extremes / continuous run
+    split: bool  # split completions' durations over the interval's buckets
+    selection_keep: int
+    status_time: bool  # status subject: the ongoing status's time counts in TotalTime
+    step: int  # Sliding: bucket length (ms)
+    reach: int  # Sliding: from the current bucket's start back to the window's start (ms)
+    masks: dict[str, tuple[bool, bool]]  # action name → (matches M, matches R), filled as names come
+    current: list[int]  # Growing: [start, end) of the interval last asked for (``interval_start``)
+
+    def window_start(self, t: int) -> int:
+        """Sliding: the start of the window at ``t`` (``profiles.window_start``, precomputed)."""
+        step = self.step
+        return (t // step) * step - self.reach
+
+
+def compile_plan(stat: Statistic) -> Plan:
+    category = stat.stat_type.category
+    status_subject = stat.stat_type.subject in STATUS_SUBJECTS
+    return Plan(
+        stat=stat,
+        kind=stat.profile.kind,
+        by_status=uses_status(stat),
+        timeline=category in TIMELINE_CATEGORIES,
+        split=category in SPLIT_CATEGORIES,
+        selection_keep=max(1, int(stat.profile.count)),
+        status_time=status_subject and stat.profile.kind != "Selection",
+        step=profiles.step_ms(stat.profile),
+        reach=(profiles.bucket_count(stat.profile) - 1) * profiles.step_ms(stat.profile),
+        masks={},
+        current=[],
+    )
+
+
+class Instance(NamedTuple):
+    """An ongoing instance: when it started, its name, whether it matches M and R."""
+
+    start: int
+    name: str
+    main: bool
+    rel: bool
+
+
+class Completion(NamedTuple):
+    """A completion kept by a Selection window."""
+
+    end: int
+    duration: int
+    start: int
+    in_range: bool
+
+
+_ADDITIVE = (
+    "number_main", "number_rel", "adjusted_main", "adjusted_rel", "time_main", "time_rel",
+    "range_number", "range_time", "area",
+)
+_JSON_NAMES = {
+    "start": "s", "number_main": "nM", "number_rel": "nR", "adjusted_main": "aM", "adjusted_rel": "aR",
+    "time_main": "tM", "time_rel": "tR", "max_duration": "mx", "min_duration": "mn", "range_number": "rn",
+    "range_time": "rt", "max_current": "cx", "min_current": "cn", "area": "ar",
+}
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Sums of one interval (or one Sliding step): counts, durations in ms, extremes, area."""
+
+    start: int
+    number_main: int = 0  # completions matching M
+    number_rel: int = 0  # completions matching R
+    adjusted_main: int = 0  # their whole durations (ms)
+    adjusted_rel: int = 0
+    time_main: int = 0  # the parts of their durations inside this bucket (ms)
+    time_rel: int = 0
+    max_duration: int | None = None  # of completions matching M
+    min_duration: int | None = None
+    range_number: int = 0  # completions matching M whose duration is in the time range
+    range_time: int = 0
+    max_current: int | None = None  # extremes of CurrentNumber(M) while this bucket was current
+    min_current: int | None = None
+    area: int = 0  # ∫ CurrentNumber(M) dt (count·ms)
+
+    def widen(self, n: int) -> None:
+        if self.max_current is None or n > self.max_current:
+            self.max_current = n
+        if self.min_current is None or n < self.min_current:
+            self.min_current = n
+
+    def add_sums(self, other: Bucket, sign: int = 1) -> None:
+        """Add (or subtract) the additive sums of ``other`` (running totals, merges)."""
+        for name in _ADDITIVE:
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+
+    def merge_extremes(self, other: Bucket) -> None:
+        for hi, lo in (("max_duration", "min_duration"), ("max_current", "min_current")):
+            a, b = getattr(self, hi), getattr(other, hi)
+            setattr(self, hi, b if a is None else a if b is None else max(a, b))
+            a, b = getattr(self, lo), getattr(other, lo)
+            setattr(self, lo, b if a is None else a if b is None else min(a, b))
+
+    def to_json(self) -> dict[str, Any]:
+        return {short: getattr(self, name) for name, short in _JSON_NAMES.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Bucket:
+        return cls(**{name: data[short] for name, short in _JSON_NAMES.items() if short in data})
+
+
+@dataclass(slots=True)
+class MemberStatus:
+    """Status subjects: a member's current status instance."""
+
+    status: str
+    reason: dict | None
+    user_data: dict | None
+    at: int  # when this instance (status and reason) began
+    since: int  # when the status name began (survives reason changes and 0 ms detours)
+    media: dict[str, str]
+    dnd: bool
+    previous: list | None  # [status, since, left at] of the instance before this one
+
+    def to_json(self) -> list[Any]:
+        return [self.status, self.reason, self.user_data, self.at, self.since, self.media, self.dnd,
+                self.previous]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> MemberStatus:
+        return cls(*data)
+
+
+@dataclass(slots=True)
+class Accumulator:
+    """The state of one statistic for one object (see the module docstring)."""
+
+    object_type: str
+    tenant: str
+    object_id: str
+    seen: int  # when the object was first seen by this statistic
+    open: dict[str, Instance] = field(default_factory=dict)
+    count: int = 0  # CurrentNumber(M)
+    accrued_to: int = 0  # the timeline is integrated up to here
+    continuous_since: int | None = None  # CurrentNumber(M) > 0 since
+    continuous_lost: int | None = None  # …dropped to 0 at (an End and Start at one instant are no break)
+    continuous_prev: int | None = None
+    bucket: Bucket | None = None  # Growing, Selection (since first seen), SinceLogin (the session)
+    buckets: dict[int, Bucket] | None = None  # Sliding: by start
+    total: Bucket | None = None  # Sliding: running sums of ``buckets``
+    oldest: int | None = None  # Sliding: the oldest bucket start held
+    selected_main: list[Completion] | None = None  # Selection
+    selected_rel: list[Completion] | None = None
+    login: int | None = None  # SinceLogin
+    logout: int | None = None
+    closed: bool = False
+    members: dict[str, MemberStatus] = field(default_factory=dict)
+    sent: bool = False  # the notifier sent a value already
+    sent_value: float | None = None
+    sent_state: dict | None = None
+    late: int = 0  # completions dropped because their interval had closed
+
+    @property
+    def suffix(self) -> str:
+        return f"{self.object_type}/{self.tenant}/{self.object_id}"
+
+    # ------------------------------------------------------------------------------------ JSON
+
+    def to_json(self, plan: Plan) -> dict[str, Any]:
+        kind = plan.kind
+        if kind == "Sliding":
+            window: dict[str, Any] = {"bs": {str(s): b.to_json() for s, b in self.buckets.items()}}
+        else:
+            window = {"b": self.bucket.to_json() if self.bucket is not None else None}
+        if kind == "Selection":
+            window["sM"] = [list(c) for c in self.selected_main]
+            window["sR"] = [list(c) for c in self.selected_rel]
+        elif kind == "SinceLogin":
+            window.update({"li": self.login, "lo": self.logout, "closed": self.closed})
+        return {
+            "o": [self.object_type, self.tenant, self.object_id], "seen": self.seen,
+            "open": {k: list(v) for k, v in self.open.items()}, "n": self.count, "tl": self.accrued_to,
+            "continuous": [self.continuous_since, self.continuous_lost, self.continuous_prev],
+            "w": window, "mem": {k: m.to_json() for k, m in self.members.items()},
+            "ns": [self.sent, self.sent_value, self.sent_state], "late": self.late,
+        }
+
+    @classmethod
+    def from_json(cls, plan: Plan, data: dict[str, Any]) -> Accumulator:
+        otype, tenant, oid = data["o"]
+        acc = cls(otype, tenant, oid, data["seen"])
+        acc.open = {k: Instance(*v) for k, v in data["open"].items()}
+        acc.count, acc.accrued_to = data["n"], data["tl"]
+        acc.continuous_since, acc.continuous_lost, acc.continuous_prev = data["continuous"]
+        acc.members = {k: MemberStatus.from_json(v) for k, v in data["mem"].items()}
+        acc.sent, acc.sent_value, acc.sent_state = data["ns"]
+        acc.late = data["late"]
+        w = data["w"]
+        if plan.kind == "Sliding":
+            acc.buckets = {int(s): Bucket.from_json(b) for s, b in w["bs"].items()}
+            acc.total = Bucket(0)
+            for b in acc.buckets.values():
+                acc.total.add_sums(b)
+            acc.oldest = min(acc.buckets, default=None)
+        else:
+            acc.bucket = Bucket.from_json(w["b"]) if w["b"] is not None else None
+        if plan.kind == "Selection":
+            acc.selected_main = [Completion(*c) for c in w["sM"]]
+            acc.selected_rel = [Completion(*c) for c in w["sR"]]
+        elif plan.kind == "SinceLogin":
+            acc.login, acc.logout, acc.closed = w["li"], w["lo"], w["closed"]
+        return acc
+
+
+def interval_start(plan: Plan, clock: int) -> int:
+    """Growing: the start of the interval containing ``clock`` (the last one asked is remembered:
+    every new accumulator of an interval asks the same)."""
+    cached = plan.current
+    if cached and cached[0] <= clock < cached[1]:
+        return cached[0]
+    prof = plan.stat.profile
+    start = profiles.last_reset(prof, clock)
+    cached[:] = [start, profiles.next_reset(prof, clock)]
+    return start
+
+
+def new_accumulator(plan: Plan, object_type: str, tenant: str, object_id: str, seen: int,
+                    clock: int) -> Accumulator:
     """A fresh accumulator; a Growing one starts in the interval containing the clock."""
-    prof = stat.profile
-    if prof.kind == "Growing":
-        window: dict[str, Any] = {"b": new_bucket(profiles.last_reset(prof, clock), 0)}
-    elif prof.kind == "Sliding":
-        window = {"bs": {}}
-    elif prof.kind == "Selection":
-        window = {"b": new_bucket(seen, 0), "sM": [], "sR": []}
-    elif object_type in OWN_OBJECT_TYPES:  # SinceLogin on an agent or place: wait for the login
-        window = {"b": None, "li": None, "lo": None, "closed": False}
-    else:  # SinceLogin on other objects: since first seen, never reset
-        window = {"b": new_bucket(seen, 0), "li": seen, "lo": None, "closed": False}
-    return {
-        "seen": seen, "open": {}, "n": 0, "tl": seen, "cs": None, "cl": None, "cp": None,
-        "w": window, "mem": {}, "ns": {}, "late": 0,
-    }
+    acc = Accumulator(object_type, tenant, object_id, seen, accrued_to=seen)
+    kind = plan.kind
+    if kind == "Growing":
+        acc.bucket = Bucket(interval_start(plan, clock), max_current=0, min_current=0)
+    elif kind == "Sliding":
+        acc.buckets, acc.total = {}, Bucket(0)
+    elif kind == "Selection":
+        acc.bucket = Bucket(seen, max_current=0, min_current=0)
+        acc.selected_main, acc.selected_rel = [], []
+    elif object_type not in OWN_OBJECT_TYPES:  # SinceLogin on other objects: since first seen
+        acc.bucket = Bucket(seen, max_current=0, min_current=0)
+        acc.login = seen
+    return acc
 
 
 # ------------------------------------------------------------------------------------------ buckets
 
 
-def _sliding_bucket(acc: dict[str, Any], stat: Statistic, start: int, seed: int | None) -> dict[str, Any]:
-    buckets = acc["w"]["bs"]
-    bucket = buckets.get(str(start))
+def _sliding_bucket(acc: Accumulator, start: int, seed: int | None) -> Bucket:
+    bucket = acc.buckets.get(start)
     if bucket is None:
-        bucket = buckets[str(start)] = new_bucket(start, seed)
+        bucket = acc.buckets[start] = Bucket(start, max_current=seed, min_current=seed)
+        if acc.oldest is None or start < acc.oldest:
+            acc.oldest = start
     return bucket
 
 
-def prune(acc: dict[str, Any], stat: Statistic, now: int) -> int:
-    """Sliding: drop buckets that left the window (keeps the state at ``ceil(L/S)`` buckets).
+def prune(acc: Accumulator, plan: Plan, now: int) -> int:
+    """Sliding: drop buckets that left the window, subtracting them from the running totals.
 
-    Returns how many were dropped (a value that moves only with its window changed only then).
+    O(1) when nothing left; returns how many were dropped (a value that moves only with its window
+    changed only then).
     """
-    if stat.profile.kind != "Sliding":
+    if plan.kind != "Sliding" or acc.oldest is None:
         return 0
-    oldest = profiles.window_start(stat.profile, now)
-    buckets = acc["w"]["bs"]
-    gone = [k for k, b in buckets.items() if b["s"] < oldest]
-    for key in gone:
-        del buckets[key]
+    first = plan.window_start(now)
+    if acc.oldest >= first:
+        return 0
+    gone = [s for s in acc.buckets if s < first]
+    for start in gone:
+        acc.total.add_sums(acc.buckets.pop(start), -1)
+    acc.oldest = min(acc.buckets, default=None)
     return len(gone)
 
 
-def bucket_for(acc: dict[str, Any], stat: Statistic, t: int, now: int) -> dict[str, Any] | None:
+def bucket_for(acc: Accumulator, plan: Plan, t: int, now: int) -> Bucket | None:
     """The bucket a contribution at ``t`` goes to, or None when its interval is closed (late)."""
-    prof, w = stat.profile, acc["w"]
-    if prof.kind == "Sliding":
-        start = profiles.bucket_of(prof, t)
-        if start < profiles.window_start(prof, max(now, t)):
+    if plan.kind == "Sliding":
+        step = plan.step
+        start = (t // step) * step
+        if start < plan.window_start(now if now > t else t):
             return None
-        return _sliding_bucket(acc, stat, start, None)
-    bucket = w["b"]
-    if bucket is None or t < bucket["s"]:
+        return _sliding_bucket(acc, start, None)
+    bucket = acc.bucket
+    if bucket is None or t < bucket.start:
         return None
-    if prof.kind == "SinceLogin" and (w["closed"] or (w["lo"] is not None and t > w["lo"])):
+    if plan.kind == "SinceLogin" and (acc.closed or (acc.logout is not None and t > acc.logout)):
         return None
     return bucket
 
 
-def session_open(acc: dict[str, Any], stat: Statistic) -> bool:
-    w = acc["w"]
-    return stat.profile.kind != "SinceLogin" or (w["b"] is not None and not w["closed"])
+def session_open(acc: Accumulator, plan: Plan) -> bool:
+    return plan.kind != "SinceLogin" or (acc.bucket is not None and not acc.closed)
 
 
 # ----------------------------------------------------------------------------------------- timeline
 
 
-def accrue(acc: dict[str, Any], stat: Statistic, to_t: int, now: int) -> None:
-    """Integrate CurrentNumber(M) over ``[tl, to_t]`` into the buckets (area, gap-bucket extremes)."""
-    tl, n, prof = acc["tl"], acc["n"], stat.profile
+def accrue(acc: Accumulator, plan: Plan, to_t: int, now: int) -> None:
+    """Integrate CurrentNumber(M) over ``[accrued_to, to_t]`` into the buckets (area, extremes)."""
+    tl, n = acc.accrued_to, acc.count
     if to_t <= tl:
         return
-    acc["tl"] = to_t
-    if prof.kind == "Sliding":
-        cur = max(tl, profiles.window_start(prof, to_t))
-        while cur < to_t:
-            start = profiles.bucket_of(prof, cur)
-            end = min(start + profiles.step_ms(prof), to_t)
-            bucket = _sliding_bucket(acc, stat, start, n)
-            _widen(bucket, n)
-            bucket["ar"] += n * (end - cur)
+    acc.accrued_to = to_t
+    if not plan.timeline:
+        return
+    if plan.kind == "Sliding":
+        step = plan.step
+        cur = max(tl, plan.window_start(to_t))
+        while cur < to_t:  # at most the window's buckets, whatever the gap
+            start = (cur // step) * step
+            end = min(start + step, to_t)
+            bucket = _sliding_bucket(acc, start, n)
+            bucket.widen(n)
+            area = n * (end - cur)
+            bucket.area += area
+            acc.total.area += area
             cur = end
-        prune(acc, stat, max(now, to_t))
+        prune(acc, plan, max(now, to_t))
         return
-    bucket, w = acc["w"]["b"], acc["w"]
-    if bucket is None or (prof.kind == "SinceLogin" and w["closed"]):
+    bucket = acc.bucket
+    if bucket is None or (plan.kind == "SinceLogin" and acc.closed):
         return
-    end = to_t if prof.kind != "SinceLogin" or w["lo"] is None else min(to_t, w["lo"])
-    begin = max(tl, bucket["s"])
+    end = to_t if plan.kind != "SinceLogin" or acc.logout is None else min(to_t, acc.logout)
+    begin = max(tl, bucket.start)
     if end > begin:
-        bucket["ar"] += n * (end - begin)
+        bucket.area += n * (end - begin)
 
 
-def _widen(bucket: dict[str, Any], n: int) -> None:
-    bucket["cx"] = n if bucket["cx"] is None else max(bucket["cx"], n)
-    bucket["cn"] = n if bucket["cn"] is None else min(bucket["cn"], n)
-
-
-def change_count(acc: dict[str, Any], stat: Statistic, t: int, delta: int, now: int) -> None:
+def change_count(acc: Accumulator, plan: Plan, t: int, delta: int, now: int) -> None:
     """CurrentNumber(M) changes by ``delta`` at ``t`` (applied at the accrued time if ``t`` is late)."""
-    at = max(t, acc["tl"])
-    accrue(acc, stat, at, now)
-    before = acc["n"]
-    acc["n"] = after = before + delta
-    bucket = bucket_for(acc, stat, at, now)
+    at = t if t > acc.accrued_to else acc.accrued_to
+    accrue(acc, plan, at, now)
+    before = acc.count
+    acc.count = after = before + delta
+    if not plan.timeline:
+        return
+    bucket = bucket_for(acc, plan, at, now)
     if bucket is not None:
-        _widen(bucket, before)
-        _widen(bucket, after)
+        bucket.widen(before)
+        bucket.widen(after)
     if before <= 0 < after:
-        acc["cs"] = acc["cp"] if acc["cl"] == at and acc["cp"] is not None else at
-        acc["cl"] = acc["cp"] = None
+        prev = acc.continuous_prev
+        acc.continuous_since = prev if acc.continuous_lost == at and prev is not None else at
+        acc.continuous_lost = acc.continuous_prev = None
     elif after <= 0 < before:
-        acc["cl"], acc["cp"], acc["cs"] = at, acc["cs"], None
+        acc.continuous_lost, acc.continuous_prev, acc.continuous_since = at, acc.continuous_since, None
 
 
 # -------------------------------------------------------------------------------------- completions
 
 
-def complete(
-    acc: dict[str, Any], stat: Statistic, end: int, dur: int, start: int, in_m: bool, in_r: bool, now: int
-) -> None:
+def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m: bool, in_r: bool,
+             now: int) -> None:
     """A completed matching action (durable End, momentary, retrospective) of duration ``dur`` ms."""
     if not (in_m or in_r):
         return
     dur = max(0, int(dur))
-    in_range = stat.time_range is None or stat.time_range.contains(dur / 1000)
-    prof = stat.profile
-    if prof.kind == "Selection":
-        keep = max(1, int(prof.count))
-        if in_m:
-            acc["w"]["sM"] = (acc["w"]["sM"] + [[end, dur, start, in_range]])[-keep:]
-        if in_r:
-            acc["w"]["sR"] = (acc["w"]["sR"] + [[end, dur, start, in_range]])[-keep:]
+    rng = plan.stat.time_range
+    in_range = rng is None or rng.contains(dur / 1000)
+    if plan.kind == "Selection":
+        keep = plan.selection_keep
+        item = Completion(end, dur, start, in_range)
+        for flag, rows in ((in_m, acc.selected_main), (in_r, acc.selected_rel)):
+            if flag:
+                rows.append(item)
+                if len(rows) > keep:
+                    del rows[0]
         return
-    bucket = bucket_for(acc, stat, end, now)
+    bucket = bucket_for(acc, plan, end, now)
     if bucket is None:
-        acc["late"] += 1
+        acc.late += 1
         return
-    for flag, side in ((in_m, "M"), (in_r, "R")):
-        if flag:
-            bucket["n" + side] += 1
-            bucket["a" + side] += dur
+    total = acc.total  # Sliding running totals (None otherwise)
     if in_m:
-        bucket["mx"] = dur if bucket["mx"] is None else max(bucket["mx"], dur)
-        bucket["mn"] = dur if bucket["mn"] is None else min(bucket["mn"], dur)
+        bucket.number_main += 1
+        bucket.adjusted_main += dur
+        if bucket.max_duration is None or dur > bucket.max_duration:
+            bucket.max_duration = dur
+        if bucket.min_duration is None or dur < bucket.min_duration:
+            bucket.min_duration = dur
         if in_range:
-            bucket["rn"] += 1
-            bucket["rt"] += dur
-    _split(acc, stat, bucket, start, end, in_m, in_r, now)
+            bucket.range_number += 1
+            bucket.range_time += dur
+        if total is not None:
+            total.number_main += 1
+            total.adjusted_main += dur
+            if in_range:
+                total.range_number += 1
+                total.range_time += dur
+    if in_r:
+        bucket.number_rel += 1
+        bucket.adjusted_rel += dur
+        if total is not None:
+            total.number_rel += 1
+            total.adjusted_rel += dur
+    if plan.split:
+        _split(acc, plan, bucket, start, end, in_m, in_r, now)
 
 
-def _split(
-    acc: dict[str, Any], stat: Statistic, bucket: dict[str, Any], start: int, end: int,
-    in_m: bool, in_r: bool, now: int,
-) -> None:
+def _split(acc: Accumulator, plan: Plan, bucket: Bucket, start: int, end: int, in_m: bool, in_r: bool,
+           now: int) -> None:
     """TotalTime: only the part of [start, end] inside the interval (Sliding: per bucket)."""
-    prof = stat.profile
-    parts: list[tuple[dict[str, Any], int]] = []
-    if prof.kind == "Sliding":
-        step = profiles.step_ms(prof)
-        first = max(profiles.bucket_of(prof, start), profiles.window_start(prof, max(now, end)))
-        b = first
-        while b <= bucket["s"]:
+    if plan.kind == "Sliding":
+        step = plan.step
+        b = max((start // step) * step, plan.window_start(max(now, end)))
+        while b <= bucket.start:  # at most the window's buckets
             overlap = min(end, b + step) - max(start, b)
             if overlap > 0:
-                parts.append((_sliding_bucket(acc, stat, b, None), overlap))
+                target = _sliding_bucket(acc, b, None)
+                if in_m:
+                    target.time_main += overlap
+                    acc.total.time_main += overlap
+                if in_r:
+                    target.time_rel += overlap
+                    acc.total.time_rel += overlap
             b += step
-    else:
-        parts.append((bucket, max(0, end - max(start, bucket["s"]))))
-    for target, ms in parts:
-        if in_m:
-            target["tM"] += ms
-        if in_r:
-            target["tR"] += ms
+        return
+    ms = max(0, end - max(start, bucket.start))
+    if in_m:
+        bucket.time_main += ms
+    if in_r:
+        bucket.time_rel += ms
 
 
 # ------------------------------------------------------------------------------------------ actions
 
 
-def _media_ok(stat: Statistic, action: dict[str, Any]) -> bool:
-    media = stat.stat_type.media_types
-    m = action.get("MediaTypeID")
-    return media is None or m is None or m in media
-
-
-def _flags(stat: Statistic, name: str, attrs_source: dict[str, Any]) -> tuple[bool, bool]:
+def flags(stat: Statistic, name: str, attrs_source: dict[str, Any]) -> tuple[bool, bool]:
+    """Whether ``name`` with these attributes counts for M and for R (masks, then the filter)."""
     in_m = stat.stat_type.main_mask.matches(name)
     in_r = stat.stat_type.rel_mask.matches(name)
     if (in_m or in_r) and stat.filter is not None:
@@ -248,26 +508,37 @@ def _flags(stat: Statistic, name: str, attrs_source: dict[str, Any]) -> tuple[bo
     return in_m, in_r
 
 
-def apply_action(acc: dict[str, Any], stat: Statistic, action: dict[str, Any], member: str, now: int) -> bool:
+def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: str, now: int) -> bool:
     """DNAction subject: one action instance; returns whether the accumulator changed."""
-    if not _media_ok(stat, action):
-        return False
-    name, kind, t = action["Action"], action.get("Kind"), int(action["EventTime"])
-    in_m, in_r = _flags(stat, name, action)
+    stat = plan.stat
+    media = stat.stat_type.media_types
+    if media is not None:
+        m = action.get("MediaTypeID")
+        if m is not None and m not in media:
+            return False
+    name, kind, t = action["Action"], action.get("Kind"), action["EventTime"]
+    if stat.filter is None:  # masks only: the same answer for every action of this name
+        cached = plan.masks.get(name)
+        if cached is None:
+            st = stat.stat_type
+            cached = plan.masks[name] = (st.main_mask.matches(name), st.rel_mask.matches(name))
+        in_m, in_r = cached
+    else:
+        in_m, in_r = flags(stat, name, action)
     if kind == "Durable":
         key = f"{member}|{name}|{action.get('InteractionID') or ''}|{action.get('MediaTypeID') or ''}"
         if action.get("Phase") == "Start":
-            if key in acc["open"] or not (in_m or in_r):
+            if key in acc.open or not (in_m or in_r):
                 return False
-            acc["open"][key] = [t, name, in_m, in_r]
+            acc.open[key] = Instance(t, name, in_m, in_r)
             if in_m:
-                change_count(acc, stat, t, +1, now)
+                change_count(acc, plan, t, +1, now)
             return True
-        inst = acc["open"].pop(key, None)
-        if inst is not None and inst[2]:
-            change_count(acc, stat, t, -1, now)
-        start, dur = _start_and_duration(action, t, inst[0] if inst else None)
-        complete(acc, stat, t, dur, start, in_m, in_r, now)
+        inst = acc.open.pop(key, None)
+        if inst is not None and inst.main:
+            change_count(acc, plan, t, -1, now)
+        start, dur = _start_and_duration(action, t, inst.start if inst else None)
+        complete(acc, plan, t, dur, start, in_m, in_r, now)
         return inst is not None or in_m or in_r
     if not (in_m or in_r):
         return False
@@ -275,7 +546,7 @@ def apply_action(acc: dict[str, Any], stat: Statistic, action: dict[str, Any], m
         start, dur = _start_and_duration(action, t, None)
     else:
         start, dur = t, 0
-    complete(acc, stat, t, dur, start, in_m, in_r, now)
+    complete(acc, plan, t, dur, start, in_m, in_r, now)
     return True
 
 
@@ -293,65 +564,58 @@ def _start_and_duration(action: dict[str, Any], t: int, open_start: int | None) 
 # ------------------------------------------------------------------------------------------ status
 
 
-def apply_status(
-    acc: dict[str, Any], stat: Statistic, member: str, view: dict[str, Any], t: int, now: int
-) -> bool:
+def apply_status(acc: Accumulator, plan: Plan, member: str, view: dict[str, Any], t: int, now: int) -> bool:
     """Status subjects: the member's status is now ``view`` (``status.status_view``) at ``t``.
 
     A change of status or reason ends the member's status instance (a completion, unless it lasted
     0 ms) and starts a new one; the status name's ``since`` survives a reason-only change.
     """
-    entry = acc["mem"].get(member)
+    entry = acc.members.get(member)
     status, reason, user = view["Status"], view["Reason"], view["UserData"]
-    if entry is not None and entry["s"] == status and entry["r"] == reason:
-        changed = entry["md"] != view["Media"] or entry["dnd"] != view["DoNotDisturb"]
-        entry["md"], entry["dnd"] = view["Media"], view["DoNotDisturb"]
+    if entry is not None and entry.status == status and entry.reason == reason:
+        changed = entry.media != view["Media"] or entry.dnd != view["DoNotDisturb"]
+        entry.media, entry.dnd = view["Media"], view["DoNotDisturb"]
         return changed
     since, previous = t, None
     if entry is not None:
-        _end_status(acc, stat, member, entry, t, now)
-        previous = [entry["s"], entry["since"], t]
-        if entry["s"] == status:
-            since = entry["since"]
-        elif entry.get("p") and entry["p"][0] == status and entry["p"][2] == entry["t"] == t:
+        _end_status(acc, plan, member, t, now)
+        previous = [entry.status, entry.since, t]
+        if entry.status == status:
+            since = entry.since
+        elif entry.previous and entry.previous[0] == status and entry.previous[2] == entry.at == t:
             # back to the status left at this same instant: the 0 ms status in between is no break
-            since, previous = entry["p"][1], entry["p"]
-    acc["mem"][member] = {
-        "s": status, "r": reason, "u": user, "t": t, "since": since,
-        "md": view["Media"], "dnd": view["DoNotDisturb"], "p": previous,
-    }
-    in_m, in_r = _flags(stat, status, {"UserData": user, "Reason": reason})
+            since, previous = entry.previous[1], entry.previous
+    acc.members[member] = MemberStatus(status, reason, user, t, since, view["Media"], view["DoNotDisturb"],
+                                       previous)
+    in_m, in_r = flags(plan.stat, status, {"UserData": user, "Reason": reason})
     if in_m or in_r:
-        acc["open"][f"{member}|status"] = [t, status, in_m, in_r]
+        acc.open[f"{member}|status"] = Instance(t, status, in_m, in_r)
         if in_m:
-            change_count(acc, stat, t, +1, now)
+            change_count(acc, plan, t, +1, now)
     return True
 
 
-def _end_status(
-    acc: dict[str, Any], stat: Statistic, member: str, entry: dict[str, Any], t: int, now: int
-) -> None:
-    inst = acc["open"].pop(f"{member}|status", None)
+def _end_status(acc: Accumulator, plan: Plan, member: str, t: int, now: int) -> None:
+    inst = acc.open.pop(f"{member}|status", None)
     if inst is None:
         return
-    if inst[2]:
-        change_count(acc, stat, t, -1, now)
-    if t > inst[0]:
-        complete(acc, stat, t, t - inst[0], inst[0], inst[2], inst[3], now)
+    if inst.main:
+        change_count(acc, plan, t, -1, now)
+    if t > inst.start:
+        complete(acc, plan, t, t - inst.start, inst.start, inst.main, inst.rel, now)
 
 
-def remove_member(acc: dict[str, Any], stat: Statistic, member: str, t: int, now: int) -> bool:
+def remove_member(acc: Accumulator, plan: Plan, member: str, t: int, now: int) -> bool:
     """A member left the group at ``t``: its ongoing instances complete there, for this group."""
     changed = False
-    entry = acc["mem"].pop(member, None)
-    if entry is not None:
-        _end_status(acc, stat, member, entry, t, now)
+    if acc.members.pop(member, None) is not None:
+        _end_status(acc, plan, member, t, now)
         changed = True
-    for key in sorted(k for k in acc["open"] if k.startswith(member + "|")):
-        inst = acc["open"].pop(key)
-        if inst[2]:
-            change_count(acc, stat, t, -1, now)
-        complete(acc, stat, t, max(0, t - inst[0]), inst[0], inst[2], inst[3], now)
+    for key in sorted(k for k in acc.open if k.startswith(member + "|")):
+        inst = acc.open.pop(key)
+        if inst.main:
+            change_count(acc, plan, t, -1, now)
+        complete(acc, plan, t, max(0, t - inst.start), inst.start, inst.main, inst.rel, now)
         changed = True
     return changed
 
@@ -359,35 +623,98 @@ def remove_member(acc: dict[str, Any], stat: Statistic, member: str, t: int, now
 # --------------------------------------------------------------------------------------- SinceLogin
 
 
-def login(acc: dict[str, Any], stat: Statistic, t: int, now: int) -> None:
+def login(acc: Accumulator, plan: Plan, t: int, now: int) -> None:
     """SinceLogin: a new session starts at ``t`` (the caller closed the previous one)."""
-    accrue(acc, stat, t, now)
-    acc["w"].update({"b": new_bucket(t, acc["n"]), "li": t, "lo": None, "closed": False})
-    acc["tl"] = max(acc["tl"], t)
+    accrue(acc, plan, t, now)
+    acc.bucket = Bucket(t, max_current=acc.count, min_current=acc.count)
+    acc.login, acc.logout, acc.closed = t, None, False
+    acc.accrued_to = max(acc.accrued_to, t)
 
 
-def logout(acc: dict[str, Any], t: int) -> None:
+def logout(acc: Accumulator, t: int) -> None:
     """SinceLogin: the session ends at ``t``; it stays open to actions at ``t`` until closed."""
-    if acc["w"]["b"] is not None and not acc["w"]["closed"]:
-        acc["w"]["lo"] = t
+    if acc.bucket is not None and not acc.closed:
+        acc.logout = t
 
 
-def pending_logout(acc: dict[str, Any], stat: Statistic) -> int | None:
-    w = acc["w"]
-    if stat.profile.kind != "SinceLogin" or w.get("b") is None or w["closed"]:
+def pending_logout(acc: Accumulator, plan: Plan) -> int | None:
+    if plan.kind != "SinceLogin" or acc.bucket is None or acc.closed:
         return None
-    return w["lo"]
+    return acc.logout
 
 
-def close_session(acc: dict[str, Any], stat: Statistic, now: int) -> None:
-    accrue(acc, stat, acc["w"]["lo"], now)
-    acc["w"]["closed"] = True
+def close_session(acc: Accumulator, plan: Plan, now: int) -> None:
+    accrue(acc, plan, acc.logout, now)
+    acc.closed = True
 
 
 # ------------------------------------------------------------------------------------------ Growing
 
 
-def reset(acc: dict[str, Any], stat: Statistic, at: int, now: int) -> None:
+def reset(acc: Accumulator, plan: Plan, at: int, now: int) -> None:
     """Growing: close the interval at ``at`` and start the next one at zero."""
-    accrue(acc, stat, at, now)
-    acc["w"]["b"] = new_bucket(at, acc["n"])
+    accrue(acc, plan, at, now)
+    acc.bucket = Bucket(at, max_current=acc.count, min_current=acc.count)
+
+
+# -------------------------------------------------------------------------------------------- merge
+
+
+def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
+    """The accumulator of the whole from two partials over disjoint members' actions.
+
+    Both partials must be at the same clock (intervals aligned). Raises ``ValueError`` for the
+    categories :func:`mergeable` rejects.
+    """
+    if not mergeable(plan.stat):
+        raise ValueError(
+            f"statistic {plan.stat.name!r}: {plan.stat.stat_type.category} cannot be merged from partials "
+            "(an extreme or a continuous run of a sum is not determined by those of its parts)"
+        )
+    # Bring both time lines to the same instant first, so their integrals cover the same span.
+    left, right = copy.deepcopy(left), copy.deepcopy(right)
+    until = max(left.accrued_to, right.accrued_to)
+    accrue(left, plan, until, until)
+    accrue(right, plan, until, until)
+    out = Accumulator(left.object_type, left.tenant, left.object_id, min(left.seen, right.seen))
+    out.open = {**left.open, **right.open}
+    out.count = left.count + right.count
+    out.accrued_to = max(left.accrued_to, right.accrued_to)
+    out.members = {**left.members, **right.members}
+    out.late = left.late + right.late
+    if plan.kind == "Sliding":
+        out.buckets, out.total = {}, Bucket(0)
+        for part in (left, right):
+            for start, b in part.buckets.items():
+                into = out.buckets.get(start)
+                if into is None:
+                    into = out.buckets[start] = Bucket(start)
+                into.add_sums(b)
+                into.merge_extremes(b)
+                out.total.add_sums(b)
+        out.oldest = min(out.buckets, default=None)
+    else:
+        out.bucket = _merge_bucket(left.bucket, right.bucket)
+    if plan.kind == "Selection":
+        keep = plan.selection_keep
+        out.selected_main = sorted(left.selected_main + right.selected_main, key=lambda c: c.end)[-keep:]
+        out.selected_rel = sorted(left.selected_rel + right.selected_rel, key=lambda c: c.end)[-keep:]
+    elif plan.kind == "SinceLogin":
+        out.login = _first(left.login, right.login)
+        out.logout, out.closed = left.logout if left.logout is not None else right.logout, left.closed
+    return out
+
+
+def _first(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _merge_bucket(a: Bucket | None, b: Bucket | None) -> Bucket | None:
+    if a is None or b is None:
+        return a if b is None else b
+    out = Bucket(min(a.start, b.start))
+    out.add_sums(a)
+    out.add_sums(b)
+    out.merge_extremes(a)
+    out.merge_extremes(b)
+    return out

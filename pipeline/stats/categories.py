@@ -1,17 +1,27 @@
 """Category values (statistics.md "Categories") computed from an accumulator at a clock time.
 
-Evaluation never changes the accumulator, so queries, notifications and Finals all read the same
-function. :func:`interval_view` folds the time-profile window into one set of sums (the interval);
-:func:`evaluate` turns it into the category's value. Durations are kept in ms and reported in
+Each statistic gets one evaluator, compiled once (:func:`compile_evaluator`): a function of
+(accumulator, time) that reads only the sums its category needs — the window's bucket (Growing,
+SinceLogin, Selection) or the Sliding running totals — plus what moves with the clock (the ongoing
+part of the CurrentNumber integral, the ongoing status time). Evaluation never changes what a value
+depends on (a Sliding window only drops buckets that can never count again), so queries,
+notifications and Finals all read the same function. Durations are kept in ms and reported in
 seconds; a division by zero gives 0; the min/max of nothing is 0.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from pipeline.stats import profiles
-from pipeline.stats.accumulator import OWN_OBJECT_TYPES, STATE_CATEGORIES, STATUS_SUBJECTS
+from pipeline.stats.accumulator import (
+    OWN_OBJECT_TYPES,
+    STATE_CATEGORIES,
+    STATUS_SUBJECTS,
+    Accumulator,
+    Bucket,
+    Plan,
+    prune,
+)
 from pipeline.stats.model import Statistic
 
 #: Categories whose value moves with the clock alone (re-evaluated by the notifier).
@@ -22,8 +32,17 @@ CLOCK_CATEGORIES = frozenset(
         "ElapsedTimePercentage", "TotalNumberPerSecond",
     }
 )
+#: Clock-moved Current categories whose value is 0 while CurrentNumber(M) is 0.
+ZERO_WHEN_CLOSED = frozenset(
+    {
+        "CurrentTime", "CurrentMaxTime", "CurrentMinTime", "CurrentAverageTime", "CurrentNumberInTimeRange",
+        "CurrentNumberInTimeRangePercentage", "CurrentContinuousTime",
+    }
+)
 #: Categories that also move with the clock for status subjects (the ongoing status time counts).
 STATUS_CLOCK_CATEGORIES = frozenset({"TotalTime", "RelativeTimePercentage", "AverageNumberPerRelativeHour"})
+
+Evaluator = Callable[[Accumulator, int], float]
 
 
 def moves_with_clock(stat: Statistic) -> bool:
@@ -50,161 +69,252 @@ def _div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def _s(ms: float) -> float:
-    return ms / 1000
+class Interval:
+    """The interval's sums at one time, read from the accumulator without copying its buckets."""
+
+    __slots__ = ("sums", "start", "at", "live", "acc", "plan")
+
+    def __init__(self, acc: Accumulator, plan: Plan, now: int) -> None:
+        self.acc, self.plan, self.at, self.live = acc, plan, now, True
+        if plan.kind == "Sliding":
+            self.start = plan.window_start(now)
+            prune(acc, plan, now)  # buckets before the window never count again
+            self.sums: Bucket | None = acc.total
+        elif acc.bucket is None:  # SinceLogin before the first login: the empty value
+            self.start, self.sums, self.live = None, None, False
+        else:
+            self.sums, self.start = acc.bucket, acc.bucket.start
+            if plan.kind == "SinceLogin":
+                if acc.logout is not None:
+                    self.at = min(now, acc.logout)
+                self.live = not acc.closed
+
+    @property
+    def elapsed(self) -> int:
+        return 0 if self.start is None else max(0, self.at - self.start)
+
+    def number(self, main: bool = True) -> int:
+        acc = self.acc
+        if self.plan.kind == "Selection":
+            return len(acc.selected_main if main else acc.selected_rel)
+        if self.sums is None:
+            return 0
+        return self.sums.number_main if main else self.sums.number_rel
+
+    def adjusted(self) -> int:
+        if self.plan.kind == "Selection":
+            return sum(c.duration for c in self.acc.selected_main)
+        return 0 if self.sums is None else self.sums.adjusted_main
+
+    def time(self, main: bool = True) -> int:
+        """TotalTime (ms), with the ongoing status time of a status subject."""
+        acc, plan = self.acc, self.plan
+        if plan.kind == "Selection":
+            return sum(c.duration for c in (acc.selected_main if main else acc.selected_rel))
+        if self.sums is None:
+            return 0
+        total = self.sums.time_main if main else self.sums.time_rel
+        if plan.status_time:
+            at, begin = self.at, self.start
+            for inst in acc.open.values():
+                if inst.main if main else inst.rel:
+                    total += max(0, at - max(inst.start, begin))
+        return total
+
+    def durations(self) -> tuple[int | None, int | None]:
+        """(max, min) duration of completions matching M."""
+        acc, plan = self.acc, self.plan
+        if plan.kind == "Selection":
+            ds = [c.duration for c in acc.selected_main]
+            return (max(ds), min(ds)) if ds else (None, None)
+        if plan.kind == "Sliding":
+            his = [b.max_duration for b in acc.buckets.values() if b.max_duration is not None]
+            los = [b.min_duration for b in acc.buckets.values() if b.min_duration is not None]
+            return (max(his) if his else None, min(los) if los else None)
+        if self.sums is None:
+            return None, None
+        return self.sums.max_duration, self.sums.min_duration
+
+    def in_range(self) -> tuple[int, int]:
+        """(number, time ms) of completions matching M with a duration in the time range."""
+        if self.plan.kind == "Selection":
+            rows = [c for c in self.acc.selected_main if c.in_range]
+            return len(rows), sum(c.duration for c in rows)
+        if self.sums is None:
+            return 0, 0
+        return self.sums.range_number, self.sums.range_time
+
+    def current_extremes(self) -> tuple[int | None, int | None]:
+        """(max, min) of CurrentNumber(M) over the interval, the current count included."""
+        acc = self.acc
+        if self.plan.kind == "Sliding":
+            buckets = list(acc.buckets.values())
+        elif self.sums is None:
+            return None, None
+        else:
+            buckets = [self.sums]
+        his = [b.max_current for b in buckets if b.max_current is not None]
+        los = [b.min_current for b in buckets if b.min_current is not None]
+        if self.live:
+            his.append(acc.count)
+            los.append(acc.count)
+        return (max(his) if his else None, min(los) if los else None)
+
+    def area(self) -> int:
+        """∫ CurrentNumber(M) dt over the interval so far (count·ms)."""
+        if self.sums is None:
+            return 0
+        area = self.sums.area
+        if self.live:
+            area += self.acc.count * max(0, self.at - max(self.acc.accrued_to, self.start))
+        return area
 
 
-def interval_view(acc: dict[str, Any], stat: Statistic, now: int) -> dict[str, Any]:
-    """The interval's sums at ``now``: counts, times (ms), extremes, area, start/end, elapsed."""
-    prof, w = stat.profile, acc["w"]
-    view: dict[str, Any] = {
-        "nM": 0, "nR": 0, "aM": 0, "aR": 0, "tM": 0, "tR": 0, "mx": None, "mn": None, "rn": 0, "rt": 0,
-        "cx": None, "cn": None, "ar": 0, "start": None, "end": None, "at": now,
+def _interval_categories() -> dict[str, Callable[[Interval], float]]:
+    def seconds(ms: float) -> float:
+        return ms / 1000
+
+    return {
+        "TotalNumber": lambda v: float(v.number()),
+        "TotalAdjustedNumber": lambda v: float(v.number()),
+        "TotalTime": lambda v: seconds(v.time()),
+        "TotalAdjustedTime": lambda v: seconds(v.adjusted()),
+        "AverageTime": lambda v: _div(seconds(v.adjusted()), v.number()),
+        "MaxTime": lambda v: seconds(v.durations()[0] or 0),
+        "MinTime": lambda v: seconds(v.durations()[1] or 0),
+        "MaxNumber": lambda v: float(v.current_extremes()[0] or 0),
+        "MinNumber": lambda v: float(v.current_extremes()[1] or 0),
+        "AverageOfCurrentNumber": lambda v: _div(v.area(), v.elapsed),
+        "AverageNumberPerRelativeHour": lambda v: _div(v.number() * 3600, seconds(v.time(main=False))),
+        "ElapsedTimePercentage": lambda v: 100 * _div(v.time(), v.elapsed),
+        "RelativeNumberPercentage": lambda v: 100 * _div(v.number(), v.number(main=False)),
+        "RelativeTimePercentage": lambda v: 100 * _div(v.time(), v.time(main=False)),
+        "TotalNumberPerSecond": lambda v: _div(v.number(), seconds(v.elapsed)),
+        "TotalNumberInTimeRange": lambda v: float(v.in_range()[0]),
+        "TotalTimeInTimeRange": lambda v: seconds(v.in_range()[1]),
+        "TotalNumberInTimeRangePercentage": lambda v: 100 * _div(v.in_range()[0], v.number(main=False)),
     }
-    if prof.kind == "Sliding":
-        start = profiles.window_start(prof, now)
-        buckets = [b for b in w["bs"].values() if b["s"] >= start]
-        view["start"] = start
-    elif prof.kind == "SinceLogin" and w["b"] is None:
-        return _with_elapsed(view)
-    else:
-        buckets = [w["b"]]
-        view["start"] = w["b"]["s"]
-        if prof.kind == "SinceLogin" and w["lo"] is not None:
-            view["end"] = w["lo"]
-            view["at"] = min(now, w["lo"])
-    for b in buckets:
-        for k in ("nM", "nR", "aM", "aR", "tM", "tR", "rn", "rt", "ar"):
-            view[k] += b[k]
-        for k, pick in (("mx", max), ("mn", min), ("cx", max), ("cn", min)):
-            if b[k] is not None:
-                view[k] = b[k] if view[k] is None else pick(view[k], b[k])
-    at, n = view["at"], acc["n"]
-    live = prof.kind != "SinceLogin" or not w["closed"]
-    if live:
-        view["ar"] += n * max(0, at - max(acc["tl"], view["start"]))
-        view["cx"] = n if view["cx"] is None else max(view["cx"], n)
-        view["cn"] = n if view["cn"] is None else min(view["cn"], n)
-    if prof.kind == "Selection":
-        _selection(view, w)
-    elif stat.stat_type.subject in STATUS_SUBJECTS:
-        # Status time is split over intervals: the ongoing status's time so far counts too.
-        for start, _name, in_m, in_r in acc["open"].values():
-            part = max(0, at - max(start, view["start"]))
-            view["tM"] += part if in_m else 0
-            view["tR"] += part if in_r else 0
-    return _with_elapsed(view)
 
 
-def _selection(view: dict[str, Any], w: dict[str, Any]) -> None:
-    """Selection N: completion sums come from the last N completions, not from a time window."""
-    for side, rows in (("M", w["sM"]), ("R", w["sR"])):
-        view["n" + side] = len(rows)
-        view["a" + side] = view["t" + side] = sum(r[1] for r in rows)
-    durations = [r[1] for r in w["sM"]]
-    view["mx"] = max(durations) if durations else None
-    view["mn"] = min(durations) if durations else None
-    view["rn"] = sum(1 for r in w["sM"] if r[3])
-    view["rt"] = sum(r[1] for r in w["sM"] if r[3])
+INTERVAL_CATEGORIES = _interval_categories()
 
 
-def _with_elapsed(view: dict[str, Any]) -> dict[str, Any]:
-    view["elapsed"] = 0 if view["start"] is None else max(0, view["at"] - view["start"])
-    return view
+def _ages(acc: Accumulator, now: int) -> list[int]:
+    return [max(0, now - inst.start) for inst in acc.open.values() if inst.main]
 
 
-def current_ages(acc: dict[str, Any], now: int, side: int = 2) -> list[int]:
-    """Elapsed ms of the ongoing instances matching M (``side=2``) or R (``side=3``)."""
-    return [max(0, now - inst[0]) for inst in acc["open"].values() if inst[side]]
+def _rel_number(acc: Accumulator) -> int:
+    return sum(1 for inst in acc.open.values() if inst.rel)
 
 
-def evaluate(acc: dict[str, Any], stat: Statistic, now: int) -> float:
-    """The category's value (seconds, count or percent) at ``now``."""
-    category = stat.stat_type.category
-    if category.startswith("Current"):
-        return _current(acc, stat, category, now)
-    v = interval_view(acc, stat, now)
-    total_m, total_r = _s(v["tM"]), _s(v["tR"])
-    in_range = {
-        "TotalNumberInTimeRange": float(v["rn"]),
-        "TotalTimeInTimeRange": _s(v["rt"]),
-        "TotalNumberInTimeRangePercentage": 100 * _div(v["rn"], v["nR"]),
-    }
-    if category in in_range:
-        return in_range[category]
-    values: dict[str, float] = {
-        "TotalNumber": float(v["nM"]),
-        "TotalTime": total_m,
-        "TotalAdjustedNumber": float(v["nM"]),
-        "TotalAdjustedTime": _s(v["aM"]),
-        "AverageTime": _div(_s(v["aM"]), v["nM"]),
-        "MaxTime": _s(v["mx"] or 0),
-        "MinTime": _s(v["mn"] or 0),
-        "MaxNumber": float(v["cx"] or 0),
-        "MinNumber": float(v["cn"] or 0),
-        "AverageOfCurrentNumber": _div(v["ar"], v["elapsed"]),
-        "AverageNumberPerRelativeHour": _div(v["nM"] * 3600, total_r),
-        "ElapsedTimePercentage": 100 * _div(v["tM"], v["elapsed"]),
-        "RelativeNumberPercentage": 100 * _div(v["nM"], v["nR"]),
-        "RelativeTimePercentage": 100 * _div(v["tM"], v["tR"]),
-        "TotalNumberPerSecond": _div(v["nM"], _s(v["elapsed"])),
-    }
-    if category not in values:
-        raise ValueError(f"statistic {stat.name!r}: unknown category {category!r}")
-    return values[category]
-
-
-def _current(acc: dict[str, Any], stat: Statistic, category: str, now: int) -> float:
-    ages = current_ages(acc, now)
-    number = len(ages)
-    rel_number = len(current_ages(acc, now, side=3))
+def _current_categories(stat: Statistic) -> dict[str, Evaluator]:
     rng = stat.time_range
-    in_range = sum(1 for a in ages if rng is None or rng.contains(a / 1000))
-    if category == "CurrentNumber":
-        return float(number)
-    if category == "CurrentTime":
-        return sum(ages) / 1000
-    if category == "CurrentMaxTime":
-        return max(ages, default=0) / 1000
-    if category == "CurrentMinTime":
-        return min(ages, default=0) / 1000
-    if category == "CurrentAverageTime":
-        return _div(sum(ages) / 1000, number)
-    if category == "CurrentRelativeNumberPercentage":
-        return 100 * _div(number, rel_number)
-    if category == "CurrentNumberInTimeRange":
-        return float(in_range)
-    if category == "CurrentNumberInTimeRangePercentage":
-        return 100 * _div(in_range, rel_number)
-    if category == "CurrentContinuousTime":
-        return 0.0 if acc["cs"] is None else max(0, now - acc["cs"]) / 1000
-    raise ValueError(f"statistic {stat.name!r}: unknown category {category!r}")
+
+    def in_range(acc: Accumulator, now: int) -> int:
+        return sum(1 for a in _ages(acc, now) if rng is None or rng.contains(a / 1000))
+
+    def oldest(acc: Accumulator, now: int) -> float:
+        starts = [inst.start for inst in acc.open.values() if inst.main]
+        return max(0, now - min(starts)) / 1000 if starts else 0.0
+
+    def youngest(acc: Accumulator, now: int) -> float:
+        starts = [inst.start for inst in acc.open.values() if inst.main]
+        return max(0, now - max(starts)) / 1000 if starts else 0.0
+
+    return {
+        "CurrentNumber": lambda acc, now: float(acc.count),
+        "CurrentTime": lambda acc, now: sum(_ages(acc, now)) / 1000,
+        "CurrentMaxTime": oldest,
+        "CurrentMinTime": youngest,
+        "CurrentAverageTime": lambda acc, now: _div(sum(_ages(acc, now)) / 1000, acc.count),
+        "CurrentRelativeNumberPercentage": lambda acc, now: 100 * _div(acc.count, _rel_number(acc)),
+        "CurrentNumberInTimeRange": lambda acc, now: float(in_range(acc, now)),
+        "CurrentNumberInTimeRangePercentage": lambda acc, now: (
+            100 * _div(in_range(acc, now), _rel_number(acc))
+        ),
+        "CurrentContinuousTime": lambda acc, now: (
+            0.0 if acc.continuous_since is None else max(0, now - acc.continuous_since) / 1000
+        ),
+    }
 
 
-def current_state(acc: dict[str, Any], stat: Statistic, object_type: str, object_id: str) -> dict | None:
-    """CurrentState(-Reasons) of an Agent or Place; None for other objects (no single status)."""
-    if object_type not in OWN_OBJECT_TYPES:
+def _sums_only(plan: Plan) -> Callable[[Bucket], float] | None:
+    """Categories that read the window's completion sums alone: no clock, no Selection list."""
+    if plan.kind not in ("Growing", "Sliding"):
         return None
-    entry = acc["mem"].get(f"{object_type}:{object_id}")
+    table: dict[str, Callable[[Bucket], float]] = {
+        "TotalNumber": lambda b: float(b.number_main),
+        "TotalAdjustedNumber": lambda b: float(b.number_main),
+        "TotalAdjustedTime": lambda b: b.adjusted_main / 1000,
+        "AverageTime": lambda b: _div(b.adjusted_main / 1000, b.number_main),
+        "RelativeNumberPercentage": lambda b: 100 * _div(b.number_main, b.number_rel),
+        "TotalNumberInTimeRange": lambda b: float(b.range_number),
+        "TotalTimeInTimeRange": lambda b: b.range_time / 1000,
+        "TotalNumberInTimeRangePercentage": lambda b: 100 * _div(b.range_number, b.number_rel),
+    }
+    if not plan.status_time:
+        table["TotalTime"] = lambda b: b.time_main / 1000
+        table["RelativeTimePercentage"] = lambda b: 100 * _div(b.time_main, b.time_rel)
+    return table.get(plan.stat.stat_type.category)
+
+
+def compile_evaluator(plan: Plan) -> Evaluator:
+    """The value function of the statistic's category (raises on an unknown category)."""
+    stat = plan.stat
+    category = stat.stat_type.category
+    direct = _sums_only(plan)
+    if direct is not None and plan.kind == "Growing":
+        return lambda acc, now: direct(acc.bucket)
+    if direct is not None:  # Sliding: the running totals once the window has moved to ``now``
+
+        def sliding(acc: Accumulator, now: int) -> float:
+            prune(acc, plan, now)
+            return direct(acc.total)
+
+        return sliding
+    if category.startswith("Current"):
+        current = _current_categories(stat).get(category)
+        if current is None:
+            raise ValueError(f"statistic {stat.name!r}: unknown category {category!r}")
+        return current
+    fn = INTERVAL_CATEGORIES.get(category)
+    if fn is None:
+        raise ValueError(f"statistic {stat.name!r}: unknown category {category!r}")
+    return lambda acc, now: fn(Interval(acc, plan, now))
+
+
+def current_state(acc: Accumulator, stat: Statistic) -> dict | None:
+    """CurrentState(-Reasons) of an Agent or Place; None for other objects (no single status)."""
+    if acc.object_type not in OWN_OBJECT_TYPES:
+        return None
+    entry = acc.members.get(f"{acc.object_type}:{acc.object_id}")
     if entry is None:
-        since = acc["seen"]
-        return {"Status": "LoggedOut", "Media": {}, "DoNotDisturb": False, "Reason": None, "Since": since}
+        return {"Status": "LoggedOut", "Media": {}, "DoNotDisturb": False, "Reason": None, "Since": acc.seen}
     with_reasons = stat.stat_type.category == "CurrentStateReasons"
     return {
-        "Status": entry["s"],
-        "Media": dict(entry["md"]),
-        "DoNotDisturb": bool(entry["dnd"]),
-        "Reason": (dict(entry["r"]) if entry["r"] else None) if with_reasons else None,
-        "Since": entry["since"],
+        "Status": entry.status,
+        "Media": dict(entry.media),
+        "DoNotDisturb": bool(entry.dnd),
+        "Reason": (dict(entry.reason) if entry.reason else None) if with_reasons else None,
+        "Since": entry.since,
     }
 
 
-def interval_bounds(acc: dict[str, Any], stat: Statistic, now: int) -> tuple[int | None, int | None]:
+def interval_bounds(acc: Accumulator, plan: Plan, now: int) -> tuple[int | None, int | None]:
     """(IntervalStart, IntervalEnd) reported with a value at ``now``."""
-    if stat.profile.kind == "Sliding":
-        return profiles.window_start(stat.profile, now), None
-    w = acc["w"]
-    if w.get("b") is None:
+    if plan.kind == "Sliding":
+        return plan.window_start(now), None
+    if acc.bucket is None:
         return None, None
-    end = w["lo"] if stat.profile.kind == "SinceLogin" else None
-    return w["b"]["s"], end
+    return acc.bucket.start, acc.logout if plan.kind == "SinceLogin" else None
+
+
+def evaluate(acc: Accumulator, plan: Plan, now: int) -> float:
+    """The category's value at ``now`` (uncompiled convenience for tests and queries)."""
+    return compile_evaluator(plan)(acc, now)
+
+
+__all__ = [
+    "CLOCK_CATEGORIES", "STATUS_CLOCK_CATEGORIES", "Interval", "compile_evaluator", "current_state",
+    "evaluate", "interval_bounds", "moves_only_with_window", "moves_with_clock",
+]

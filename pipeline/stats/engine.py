@@ -1,10 +1,16 @@
 """The statistics engine: action records in, StatValue records out, with an explicit clock.
 
 Pure and deterministic (no I/O, no wall clock): the caller passes ``now`` and the engine keeps the
-largest time it has seen (it never goes backwards). State is plain JSON-serialisable data:
+largest time it has seen (it never goes backwards). Each statistic is compiled once (a
+:class:`_Slot`: its plan, its value function, its accumulators by object); an action reaches only
+the statistics whose masks name it (once its objects are seen), and each (statistic, object) it
+touches costs O(1) (``pipeline.stats.accumulator``). Values are evaluated only when a notification
+needs one.
+
+State is exported as plain JSON-serialisable data:
 
 - ``accumulators``: one dict per (statistic, object) under ``Statistic/ObjectType/TenantID/ObjectID``
-  (see ``pipeline.stats.accumulator``) — what a Faust/RocksDB table would hold, one key each;
+  — what a Faust/RocksDB table holds, one key each;
 - ``objects``: one status tracker per Agent/Place under ``ObjectType/TenantID/ObjectID``
   (``pipeline.stats.status``);
 - ``meta``: the clock, the next reset / timer / check time per statistic, the group membership
@@ -23,14 +29,14 @@ import json
 from typing import Any
 
 from pipeline.records.keys import object_key
-from pipeline.records.keys import stat_key as _key
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
 from pipeline.stats import categories, notification, profiles, status
+from pipeline.stats.accumulator import Accumulator, Plan
 from pipeline.stats.config import Config
 from pipeline.stats.model import OBJECT_TYPES, Groups, Statistic
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def _groups_to_json(groups: Groups) -> dict[str, Any]:
@@ -47,25 +53,68 @@ def _groups_from_json(data: dict[str, Any]) -> Groups:
     )
 
 
+class _Membership:
+    """One entry of the membership history with its index from member to groups (sorted)."""
+
+    __slots__ = ("groups", "of_agent", "of_place")
+
+    def __init__(self, groups: Groups) -> None:
+        self.groups = groups
+        self.of_agent: dict[str, tuple[str, ...]] = {}
+        self.of_place: dict[str, tuple[str, ...]] = {}
+        for index, mapping in ((self.of_agent, groups.agents), (self.of_place, groups.places)):
+            for group in sorted(mapping):
+                for member in mapping[group]:
+                    index[member] = (*index.get(member, ()), group)
+
+
+class _Slot:
+    """One statistic, compiled: its plan, value function and accumulators (key order kept)."""
+
+    __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
+                 "objects", "idle_at_zero", "template")
+
+    def __init__(self, stat: Statistic) -> None:
+        self.stat = stat
+        self.plan: Plan = acc_ops.compile_plan(stat)
+        self.state = stat.stat_type.category in acc_ops.STATE_CATEGORIES
+        self.value_of = None if self.state else categories.compile_evaluator(self.plan)
+        self.accs: dict[str, Accumulator] = {}  # "ObjectType/TenantID/ObjectID" → accumulator
+        self.order: list[str] = []  # the same keys, sorted: the same record order after a restore
+        self.mode = stat.notification.mode
+        self.window_only = categories.moves_only_with_window(stat)
+        self.resets = notification.sends_resets(stat)
+        self.objects = frozenset(stat.stat_type.objects)
+        # Current categories that move with the clock are 0 while nothing matching M is open; every
+        # change of the accumulator is looked at when it happens, so a check can skip them then.
+        self.idle_at_zero = stat.stat_type.category in categories.ZERO_WHEN_CLOSED
+        self.template = notification.record(stat, "", "", "", None, None, (None, None), 0, "")
+
+    def evaluate(self, acc: Accumulator, at: int) -> tuple[float | None, dict | None]:
+        if self.state:
+            return None, categories.current_state(acc, self.stat)
+        return float(self.value_of(acc, at)), None
+
+
 class StatEngine:
     """Applies action records to every configured statistic and answers their values."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self._stats: tuple[Statistic, ...] = tuple(config.statistics)
-        self._by_name: dict[str, Statistic] = {s.name: s for s in self._stats}
-        self._acc: dict[str, dict[str, Any]] = {}
+        self._slots: tuple[_Slot, ...] = tuple(_Slot(s) for s in self._stats)
+        self._by_name: dict[str, _Slot] = {s.stat.name: s for s in self._slots}
         self._objects: dict[str, dict[str, Any]] = {}
-        self._index: dict[str, list[str]] = {s.name: [] for s in self._stats}
         self._meta: dict[str, Any] = {
             "clock": None,
             "due": {},
             "groups": [[None, _groups_to_json(config.groups)]],
-            "pending_logout": [],
+            "pending_logout": [],  # [statistic, "ObjectType/TenantID/ObjectID"]
         }
-        self._groups_cache: dict[int | None, Groups] = {}
-        self._relevant: dict[str, tuple[Statistic, ...]] = {}
+        self._membership: dict[int | None, _Membership] = {}
+        self._relevant: dict[tuple[str, str | None, bool], tuple[_Slot, ...]] = {}
         self._seen: set[tuple[str, str, str]] = set()  # objects every statistic has an accumulator for
+        self._next_due: float = float("-inf")  # before the first advance everything is due
 
     # ------------------------------------------------------------------------------------ clock
 
@@ -77,13 +126,10 @@ class StatEngine:
         clock = self._meta["clock"]
         now = int(now) if clock is None else max(int(clock), int(now))
         if clock is None:
-            self._init_due(now)
+            for stat in self._stats:
+                self._meta["due"][stat.name] = self._schedule(stat, now)
         self._meta["clock"] = now
         return now
-
-    def _init_due(self, now: int) -> None:
-        for stat in self._stats:
-            self._meta["due"][stat.name] = self._schedule(stat, now)
 
     @staticmethod
     def _schedule(stat: Statistic, now: int) -> dict[str, int | None]:
@@ -97,27 +143,27 @@ class StatEngine:
 
     # ------------------------------------------------------------------------------------ groups
 
-    def _groups_at(self, t: int) -> Groups:
+    def _membership_at(self, t: int) -> _Membership:
         current = self._meta["groups"][0]
         for entry in self._meta["groups"]:
             if entry[0] is None or entry[0] <= t:
                 current = entry
-        cached = self._groups_cache.get(current[0])
-        if cached is None:
-            cached = self._groups_cache[current[0]] = _groups_from_json(current[1])
-        return cached
+        found = self._membership.get(current[0])
+        if found is None:
+            found = self._membership[current[0]] = _Membership(_groups_from_json(current[1]))
+        return found
 
     def set_groups(self, groups: Groups, at_ms: int) -> list[dict[str, Any]]:
         """New group membership from ``at_ms``: leavers' ongoing instances complete there for the
         group; joiners' current status is counted from there (status subjects)."""
         out = self.advance(at_ms)
         now = self._meta["clock"]
-        old = self._groups_at(at_ms)
+        old = self._membership_at(at_ms).groups
         history = [e for e in self._meta["groups"] if e[0] != int(at_ms)]
         history.append([int(at_ms), _groups_to_json(groups)])
         history.sort(key=lambda e: -1 if e[0] is None else e[0])
         self._meta["groups"] = history
-        self._groups_cache = {}
+        self._membership = {}
         for gtype, member_type, old_map, new_map in (
             ("GroupAgents", "Agent", old.agents, groups.agents),
             ("GroupPlaces", "Place", old.places, groups.places),
@@ -132,12 +178,12 @@ class StatEngine:
 
     def _leave(self, gtype: str, group: str, member: str, at: int, now: int) -> list[dict[str, Any]]:
         out = []
-        for stat in self._stats:
-            for key in list(self._index[stat.name]):
-                acc = self._acc[key]
-                if acc["o"][0] == gtype and acc["o"][2] == group:
-                    if acc_ops.remove_member(acc, stat, member, at, now):
-                        out += self._on_change(stat, acc, now)
+        for slot in self._slots:
+            for suffix in list(slot.order):
+                acc = slot.accs[suffix]
+                if acc.object_type == gtype and acc.object_id == group:
+                    if acc_ops.remove_member(acc, slot.plan, member, at, now):
+                        out += self._on_change(slot, acc, now)
         return out
 
     def _join(self, gtype: str, group: str, member_type: str, member_id: str, at: int, now: int) -> list:
@@ -146,44 +192,45 @@ class StatEngine:
             otype, tenant, oid = self._objects[okey]["o"]
             if otype != member_type or oid != member_id:
                 continue
-            for stat in self._stats:
-                if gtype not in stat.stat_type.objects or not acc_ops.uses_status(stat):
+            for slot in self._slots:
+                if gtype not in slot.stat.stat_type.objects or not slot.plan.by_status:
                     continue
-                acc, _new = self._get_acc(stat, gtype, tenant, group, at, now)
-                view = status.status_view(self._objects[okey], stat.stat_type.media_types)
-                if acc_ops.apply_status(acc, stat, f"{member_type}:{member_id}", view, at, now):
-                    out += self._on_change(stat, acc, now)
+                acc, _new = self._get_acc(slot, gtype, tenant, group, at, now)
+                view = status.status_view(self._objects[okey], slot.stat.stat_type.media_types)
+                if acc_ops.apply_status(acc, slot.plan, f"{member_type}:{member_id}", view, at, now):
+                    out += self._on_change(slot, acc, now)
         return out
 
     # ----------------------------------------------------------------------------------- actions
 
-    def _get_acc(self, stat: Statistic, otype: str, tenant: str, oid: str, t: int, now: int):
-        key = _key(stat.name, otype, tenant, oid)
-        acc = self._acc.get(key)
+    def _get_acc(self, slot: _Slot, otype: str, tenant: str, oid: str, t: int, now: int):
+        suffix = object_key(otype, tenant, oid)
+        acc = slot.accs.get(suffix)
         if acc is not None:
             return acc, False
-        acc = acc_ops.new_accumulator(stat, otype, min(t, now), now)
-        acc["o"] = [otype, tenant, oid]
-        self._acc[key] = acc
-        bisect.insort(self._index[stat.name], key)  # sorted: the same record order after a restore
+        acc = slot.accs[suffix] = acc_ops.new_accumulator(slot.plan, otype, tenant, oid, min(t, now), now)
+        bisect.insort(slot.order, suffix)
         return acc, True
 
-    def _targets(self, otype: str, oid: str, tenant: str, t: int) -> list[tuple[str, str]]:
+    def _targets(self, otype: str, oid: str, tenant: str, t: int) -> list[tuple[str, str, str]]:
+        """The objects an action of this object counts for at ``t``: (type, id, accumulator suffix)."""
         if otype == "Agent":
-            groups = self._groups_at(t).groups_of_agent(oid)
-            return [("Agent", oid)] + [("GroupAgents", g) for g in groups] + [("Tenant", tenant)]
-        if otype == "Place":
-            return [("Place", oid)] + [("GroupPlaces", g) for g in self._groups_at(t).groups_of_place(oid)]
-        return [(otype, oid)]
+            groups = self._membership_at(t).of_agent.get(oid, ())
+            pairs = [("Agent", oid), *(("GroupAgents", g) for g in groups), ("Tenant", tenant)]
+        elif otype == "Place":
+            groups = self._membership_at(t).of_place.get(oid, ())
+            pairs = [("Place", oid), *(("GroupPlaces", g) for g in groups)]
+        else:
+            pairs = [(otype, oid)]
+        return [(tt, ti, object_key(tt, tenant, ti)) for tt, ti in pairs]
 
     def on_action(self, action: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Apply one action record; returns the records it triggers (resets due first)."""
         t = parse_time(action["EventTime"])
         if not isinstance(action["EventTime"], int):
             action = {**action, "EventTime": t}
-        for field in ("StartTime",):
-            if action.get(field) is not None and not isinstance(action[field], int):
-                action = {**action, field: parse_time(action[field], field)}
+        if action.get("StartTime") is not None and not isinstance(action["StartTime"], int):
+            action = {**action, "StartTime": parse_time(action["StartTime"], "StartTime")}
         out = self.advance(max(int(now_ms), t))
         now = self._meta["clock"]
         otype, oid, tenant = action["ObjectType"], action["ObjectID"], action.get("TenantID") or ""
@@ -191,7 +238,9 @@ class StatEngine:
         tracker, tracker_changed, login_event = None, False, None
         if otype in acc_ops.OWN_OBJECT_TYPES:
             okey = object_key(otype, tenant, oid)
-            tracker = self._objects.setdefault(okey, {**status.new_tracker(), "o": [otype, tenant, oid]})
+            tracker = self._objects.get(okey)
+            if tracker is None:
+                tracker = self._objects[okey] = {**status.new_tracker(), "o": [otype, tenant, oid]}
             was_in = status.logged_in(tracker)
             tracker_changed = status.apply_action(tracker, action)
             is_in = status.logged_in(tracker)
@@ -200,154 +249,188 @@ class StatEngine:
         # A status is a present fact: it goes to the groups the member is in now, even when the
         # action is late and counts (as an action) for the groups of its EventTime.
         targets_now = targets if t >= now else self._targets(otype, oid, tenant, now)
-        touched = {(tt, tenant, ti) for tt, ti in (*targets, *targets_now)}
+        seen = self._seen
+        fresh = [(tt, tenant, ti) for tt, ti, _ in (*targets, *targets_now) if (tt, tenant, ti) not in seen]
         # Once every statistic holds an accumulator for these objects ("seen"), only the statistics
-        # whose masks name this action (or that follow status) can change: skip the others.
-        if login_event is None and touched <= self._seen:
-            stats = self._stats_for(action["Action"])
+        # whose masks name this action and media (or that follow status) can change: skip the others.
+        if login_event is None and not fresh:
+            slots = self._slots_for(action["Action"], action.get("MediaTypeID"), tracker_changed)
         else:
-            stats = self._stats
-        for stat in stats:
-            by_status = acc_ops.uses_status(stat)
-            for target_type, target_id in targets_now if by_status else targets:
-                if target_type not in stat.stat_type.objects:
+            slots = self._slots
+        views: dict[frozenset[str] | None, dict[str, Any]] = {}  # status views of this action, by media
+        pending = self._meta["pending_logout"]
+        for slot in slots:
+            plan = slot.plan
+            objects = slot.objects
+            accs = slot.accs
+            by_status = plan.by_status
+            for target_type, target_id, suffix in targets_now if by_status else targets:
+                if target_type not in objects:
                     continue
-                acc, new = self._get_acc(stat, target_type, tenant, target_id, t, now)
-                own = target_type == otype and stat.profile.kind == "SinceLogin" and tracker is not None
-                changed = new
-                if own:
-                    lo = acc_ops.pending_logout(acc, stat)
-                    if lo is not None and (t > lo or login_event == "login"):
-                        out += self._close_session(stat, acc, now)
-                    if login_event == "login":
-                        acc_ops.login(acc, stat, t, now)
-                        changed = True
+                acc = accs.get(suffix)
+                changed = acc is None
+                if changed:
+                    acc = self._get_acc(slot, target_type, tenant, target_id, t, now)[0]
+                own = login_event is not None and target_type == otype and plan.kind == "SinceLogin"
+                if own and acc_ops.pending_logout(acc, plan) is not None and (
+                    login_event == "login" or t > acc.logout
+                ):
+                    out += self._close_session(slot, acc, now)
+                if own and login_event == "login":
+                    acc_ops.login(acc, plan, t, now)
+                    changed = True
                 if by_status:
-                    if tracker is not None and (tracker_changed or member not in acc["mem"]):
-                        view = status.status_view(tracker, stat.stat_type.media_types)
-                        changed = acc_ops.apply_status(acc, stat, member, view, t, now) or changed
+                    if tracker is not None and (tracker_changed or member not in acc.members):
+                        media = slot.stat.stat_type.media_types
+                        view = views.get(media)
+                        if view is None:
+                            view = views[media] = status.status_view(tracker, media)
+                        changed = acc_ops.apply_status(acc, plan, member, view, t, now) or changed
                 else:
-                    changed = acc_ops.apply_action(acc, stat, action, member, now) or changed
+                    changed = acc_ops.apply_action(acc, plan, action, member, now) or changed
                 if own and login_event == "logout":
                     acc_ops.logout(acc, t)
-                    key = _key(stat.name, target_type, tenant, target_id)
-                    if key not in self._meta["pending_logout"]:
-                        self._meta["pending_logout"].append(key)
-                if changed:
-                    out += self._on_change(stat, acc, now)
-        if stats is self._stats:
-            self._seen |= touched
+                    entry = [slot.stat.name, suffix]
+                    if entry not in pending:
+                        pending.append(entry)
+                if changed and slot.mode == "Changes":
+                    out += self._on_change(slot, acc, now)
+        if fresh and slots is self._slots:
+            seen.update(fresh)
         return out
 
-    def _stats_for(self, action_name: str) -> tuple[Statistic, ...]:
-        """Statistics an action of this name can change once its objects are seen (cached)."""
-        found = self._relevant.get(action_name)
+    def _slots_for(self, action_name: str, media: str | None, status_moved: bool) -> tuple[_Slot, ...]:
+        """Statistics an action of this name and media can change once its objects are seen (the
+        status statistics only when the action moved a status: members are already in them)."""
+        found = self._relevant.get((action_name, media, status_moved))
         if found is None:
-            found = self._relevant[action_name] = tuple(
-                s for s in self._stats
-                if acc_ops.uses_status(s)
-                or s.stat_type.main_mask.matches(action_name)
-                or s.stat_type.rel_mask.matches(action_name)
+            found = self._relevant[(action_name, media, status_moved)] = tuple(
+                s for s in self._slots
+                if (s.plan.by_status and status_moved)
+                or (
+                    (s.stat.stat_type.main_mask.matches(action_name)
+                     or s.stat.stat_type.rel_mask.matches(action_name))
+                    and (media is None or s.stat.stat_type.media_types is None
+                         or media in s.stat.stat_type.media_types)
+                )
             )
         return found
 
     # ----------------------------------------------------------------------------- notification
 
-    def _evaluate(self, stat: Statistic, acc: dict[str, Any], at: int) -> tuple[float | None, dict | None]:
-        if stat.stat_type.category in acc_ops.STATE_CATEGORIES:
-            return None, categories.current_state(acc, stat, acc["o"][0], acc["o"][2])
-        return float(categories.evaluate(acc, stat, at)), None
+    def _record(self, slot: _Slot, acc: Accumulator, at: int, reason: str,
+                interval: tuple[int | None, int | None] | None = None,
+                evaluated: tuple[float | None, dict | None] | None = None) -> dict[str, Any]:
+        value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
+        start, end = interval if interval is not None else categories.interval_bounds(acc, slot.plan, at)
+        rec = slot.template.copy()  # the statistic's constant fields, in the record's field order
+        rec["ObjectType"], rec["ObjectID"], rec["TenantID"] = acc.object_type, acc.object_id, acc.tenant
+        rec["IntervalStart"], rec["IntervalEnd"], rec["Value"], rec["State"] = start, end, value, state
+        rec["EmittedAt"], rec["Reason"] = self._meta["clock"], reason
+        return rec
 
-    def _record(self, stat: Statistic, acc: dict[str, Any], at: int, reason: str,
-                interval: tuple[int | None, int | None] | None = None) -> dict[str, Any]:
-        value, state = self._evaluate(stat, acc, at)
-        bounds = interval if interval is not None else categories.interval_bounds(acc, stat, at)
-        otype, tenant, oid = acc["o"]
-        clock = self._meta["clock"]
-        return notification.record(stat, otype, tenant, oid, value, state, bounds, clock, reason)
-
-    def _on_change(self, stat: Statistic, acc: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    def _on_change(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
         """Changes mode: a record when the value moved enough since the last one sent."""
-        if stat.notification.mode != "Changes":
+        if slot.mode != "Changes":
             return []
-        rec = self._record(stat, acc, now, "Change")
-        if not notification.changed_enough(stat, acc["ns"], rec["Value"], rec["State"]):
+        if slot.state:
+            value, state = None, categories.current_state(acc, slot.stat)
+        else:
+            value, state = float(slot.value_of(acc, now)), None
+            if acc.sent and acc.sent_state is None and acc.sent_value is not None and (
+                value == acc.sent_value or abs(value - acc.sent_value) < slot.stat.notification.insensitivity
+            ):
+                return []  # not moved enough (``notification.changed_enough``, the common case inlined)
+        if not notification.changed_enough(slot.stat, acc, value, state):
             return []
-        notification.remember(acc["ns"], rec["Value"], rec["State"])
-        return [rec]
+        notification.remember(acc, value, state)
+        return [self._record(slot, acc, now, "Change", evaluated=(value, state))]
 
-    def _close_session(self, stat: Statistic, acc: dict[str, Any], now: int) -> list[dict[str, Any]]:
-        lo = acc["w"]["lo"]
+    def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
+        lo = acc.logout
         out = []
-        if notification.sends_resets(stat):
-            rec = self._record(stat, acc, lo, "Reset", (acc["w"]["b"]["s"], lo))
-            notification.remember(acc["ns"], rec["Value"], rec["State"])
+        if slot.resets:
+            rec = self._record(slot, acc, lo, "Reset", (acc.bucket.start, lo))
+            notification.remember(acc, rec["Value"], rec["State"])
             out.append(rec)
-        acc_ops.close_session(acc, stat, now)
-        key = _key(stat.name, *acc["o"])
-        if key in self._meta["pending_logout"]:
-            self._meta["pending_logout"].remove(key)
+        acc_ops.close_session(acc, slot.plan, now)
+        entry = [slot.stat.name, acc.suffix]
+        if entry in self._meta["pending_logout"]:
+            self._meta["pending_logout"].remove(entry)
         return out
 
     def advance(self, now_ms: int) -> list[dict[str, Any]]:
         """Move the clock: SinceLogin sessions close, Growing resets (closed values, then the new
-        interval), Time-mode timers, and Changes-mode checks of clock-moved values."""
+        interval), Time-mode timers, and Changes-mode checks of clock-moved values.
+
+        O(objects) whatever the gap: when several resets are due the intervals between them had no
+        data, so only the interval that had data is closed (its Reset record) and the interval
+        containing the clock starts; a timer or a check sends one record per object however many
+        multiples the clock crossed.
+        """
+        meta = self._meta
+        clock = meta["clock"]
+        if clock is not None and now_ms < self._next_due and not meta["pending_logout"]:
+            if now_ms > clock:
+                meta["clock"] = int(now_ms)
+            return []  # nothing is due: O(1)
         now = self._tick_clock(now_ms)
         out: list[dict[str, Any]] = []
-        for key in list(self._meta["pending_logout"]):
-            acc = self._acc[key]
-            if acc["w"]["lo"] < now:
-                out += self._close_session(self._by_name[self._stat_name(key)], acc, now)
-        for stat in self._stats:
+        for entry in list(self._meta["pending_logout"]):
+            slot = self._by_name[entry[0]]
+            acc = slot.accs[entry[1]]
+            if acc.logout < now:
+                out += self._close_session(slot, acc, now)
+        for slot in self._slots:
+            stat = slot.stat
             due = self._meta["due"][stat.name]
             if due["reset"] is not None and due["reset"] <= now:
-                # However far the clock jumped, one pass: the interval that had data closes at its
-                # reset, the intervals after it (no action can have reached them) are skipped, and
-                # the current one starts at the last reset — O(objects), not O(objects × resets).
-                current = profiles.last_reset(stat.profile, now)
-                out += self._reset(stat, due["reset"], now, current)
-                due["reset"] = profiles.next_reset(stat.profile, current)
+                last = profiles.last_reset(stat.profile, now)
+                out += self._reset(slot, due["reset"], max(last, due["reset"]), now)
+                due["reset"] = profiles.next_reset(stat.profile, max(last, due["reset"]))
             if due["tick"] is not None and due["tick"] <= now:
-                for key in self._index[stat.name]:
-                    out.append(self._record(stat, self._acc[key], now, "Timer"))
+                for suffix in slot.order:
+                    out.append(self._record(slot, slot.accs[suffix], now, "Timer"))
                 due["tick"] = notification.next_tick(stat, now)
             if due["check"] is not None and due["check"] <= now:
-                window_only = categories.moves_only_with_window(stat)
-                for key in self._index[stat.name]:
-                    acc = self._acc[key]
-                    if acc_ops.prune(acc, stat, now) == 0 and window_only:
-                        continue  # nothing left the window: the value cannot have moved
-                    out += self._on_change(stat, acc, now)
+                accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
+                first = plan.window_start(now) if plan.kind == "Sliding" else None
+                for suffix in slot.order:
+                    acc = accs[suffix]
+                    if idle_at_zero and acc.count == 0:
+                        continue  # nothing open: the value is 0, as when it was last looked at
+                    if first is not None and (acc.oldest is None or acc.oldest >= first):
+                        if slot.window_only:
+                            continue  # nothing left the window: the value cannot have moved
+                    elif acc_ops.prune(acc, plan, now) == 0 and slot.window_only:
+                        continue
+                    out += self._on_change(slot, acc, now)
                 due["check"] = notification.next_check(stat, now)
+        self._next_due = self._earliest_due()
         return out
 
-    def _stat_name(self, key: str) -> str:
-        # The statistic name is what precedes "/ObjectType/TenantID/ObjectID" (ids may hold "/").
-        return key[: -len("/".join(self._acc[key]["o"])) - 1]
+    def _earliest_due(self) -> float:
+        """The earliest reset, timer or check of any statistic (``advance`` is O(1) before it)."""
+        times = [t for due in self._meta["due"].values() for t in due.values() if t is not None]
+        return min(times, default=float("inf"))
 
-    def _reset(self, stat: Statistic, at: int, now: int, current: int | None = None) -> list[dict[str, Any]]:
-        """Growing: close the intervals still open at the reset ``at`` (a ``Reset`` record each) and
-        start the interval beginning at ``current`` (default ``at``; later when the clock jumped over
-        whole intervals, which then send nothing: nothing happened in them)."""
-        current = at if current is None else current
+    def _reset(self, slot: _Slot, first: int, last: int, now: int) -> list[dict[str, Any]]:
+        """Close every interval that started before ``first`` at ``first``; start them at ``last``."""
         out = []
-        for key in self._index[stat.name]:
-            acc = self._acc[key]
-            if acc["w"]["b"]["s"] >= current:
+        for suffix in slot.order:
+            acc = slot.accs[suffix]
+            if acc.bucket.start >= first:
                 continue
-            if acc["w"]["b"]["s"] < at:
-                if notification.sends_resets(stat):
-                    rec = self._record(stat, acc, at, "Reset", (acc["w"]["b"]["s"], at))
-                    notification.remember(acc["ns"], rec["Value"], rec["State"])
-                    out.append(rec)
-                acc_ops.reset(acc, stat, at, now)
-            if current > at:
-                acc_ops.reset(acc, stat, current, now)  # drops what accrued over the skipped intervals
-            if stat.notification.mode == "Changes":
-                rec = self._record(stat, acc, current, "Change")
-                if notification.changed_enough(stat, acc["ns"], rec["Value"], rec["State"]):
-                    notification.remember(acc["ns"], rec["Value"], rec["State"])
-                    out.append(rec)
+            if slot.resets:
+                rec = self._record(slot, acc, first, "Reset", (acc.bucket.start, first))
+                notification.remember(acc, rec["Value"], rec["State"])
+                out.append(rec)
+            acc_ops.reset(acc, slot.plan, last, now)
+            if slot.mode == "Changes":
+                value, state = slot.evaluate(acc, last)
+                if notification.changed_enough(slot.stat, acc, value, state):
+                    notification.remember(acc, value, state)
+                    out.append(self._record(slot, acc, last, "Change", evaluated=(value, state)))
         return out
 
     # ------------------------------------------------------------------------------------ queries
@@ -357,41 +440,43 @@ class StatEngine:
         per (statistic, object seen) for the interval containing ``until_ms``."""
         out = self.advance(until_ms)
         now = self._meta["clock"]
-        for stat in self._stats:
-            for key in sorted(self._index[stat.name]):
-                out.append(self._record(stat, self._acc[key], now, "Final"))
+        for slot in self._slots:
+            for suffix in slot.order:
+                out.append(self._record(slot, slot.accs[suffix], now, "Final"))
         return out
 
     def value(self, statistic_name: str, object_type: str, tenant: str, object_id: str,
               now_ms: int) -> dict[str, Any]:
         """The statistic's value for one object at ``now_ms`` (not before the clock), without
         changing any state; an object never seen gets the empty value."""
-        stat = self._by_name[statistic_name]
+        slot = self._by_name[statistic_name]
         clock = self._meta["clock"]
         at = int(now_ms) if clock is None else max(int(clock), int(now_ms))
-        acc = self._acc.get(_key(stat.name, object_type, tenant, object_id))
+        acc = slot.accs.get(object_key(object_type, tenant, object_id))
         if acc is None:
-            acc = acc_ops.new_accumulator(stat, object_type, at, at)
-            acc["o"] = [object_type, tenant, object_id]
+            acc = acc_ops.new_accumulator(slot.plan, object_type, tenant, object_id, at, at)
         else:
             acc = copy.deepcopy(acc)
-        if stat.profile.kind == "Growing":
-            last = profiles.last_reset(stat.profile, at)
-            if acc["w"]["b"]["s"] < last:
-                acc_ops.reset(acc, stat, last, at)
-        value, state = self._evaluate(stat, acc, at)
+        if slot.plan.kind == "Growing":
+            last = profiles.last_reset(slot.stat.profile, at)
+            if acc.bucket.start < last:
+                acc_ops.reset(acc, slot.plan, last, at)
+        value, state = slot.evaluate(acc, at)
         return notification.record(
-            stat, object_type, tenant, object_id, value, state, categories.interval_bounds(acc, stat, at),
-            at, "Change",
+            slot.stat, object_type, tenant, object_id, value, state,
+            categories.interval_bounds(acc, slot.plan, at), at, "Change",
         )
 
     # -------------------------------------------------------------------------------------- state
 
     def export_state(self) -> dict[str, Any]:
         """All state as JSON-compatible data (a deep copy)."""
-        state = {
-            "version": STATE_VERSION, "meta": self._meta, "accumulators": self._acc, "objects": self._objects,
+        accumulators = {
+            f"{slot.stat.name}/{suffix}": slot.accs[suffix].to_json(slot.plan)
+            for slot in self._slots for suffix in slot.order
         }
+        state = {"version": STATE_VERSION, "meta": self._meta, "accumulators": accumulators,
+                 "objects": self._objects}
         return json.loads(json.dumps(state))
 
     def import_state(self, data: dict[str, Any]) -> None:
@@ -400,33 +485,62 @@ class StatEngine:
             raise ValueError(f"unsupported statistics state version {data.get('version')!r}")
         data = json.loads(json.dumps(data))
         self._meta = data["meta"]
-        self._acc = data["accumulators"]
         self._objects = data["objects"]
-        self._groups_cache = {}
-        self._index = {s.name: [] for s in self._stats}
-        for key in sorted(self._acc):
-            name = self._stat_name(key)
-            if name in self._index:
-                self._index[name].append(key)
+        self._membership = {}
+        for slot in self._slots:
+            slot.accs, slot.order = {}, []
+        for key, value in data["accumulators"].items():
+            suffix = "/".join(value["o"])
+            slot = self._by_name.get(key[: -len(suffix) - 1])
+            if slot is not None:
+                slot.accs[suffix] = Accumulator.from_json(slot.plan, value)
+        for slot in self._slots:
+            slot.order = sorted(slot.accs)
         self._seen = self._rebuild_seen()
         for stat in self._stats:  # statistics added since the export get their schedule
             if self._meta["clock"] is not None and stat.name not in self._meta["due"]:
                 self._meta["due"][stat.name] = self._schedule(stat, self._meta["clock"])
+        self._next_due = float("-inf")
 
     def _rebuild_seen(self) -> set[tuple[str, str, str]]:
         """Objects with an accumulator in every statistic of their object type."""
         held: dict[tuple[str, str, str], int] = {}
-        for acc in self._acc.values():
-            obj = tuple(acc["o"])
-            held[obj] = held.get(obj, 0) + 1
+        for slot in self._slots:
+            for acc in slot.accs.values():
+                obj = (acc.object_type, acc.tenant, acc.object_id)
+                held[obj] = held.get(obj, 0) + 1
         wanted = {t: sum(1 for s in self._stats if t in s.stat_type.objects) for t in OBJECT_TYPES}
         return {obj for obj, n in held.items() if n >= wanted[obj[0]]}
 
     def keys(self) -> list[str]:
         """Accumulator keys (``Statistic/ObjectType/TenantID/ObjectID``), sorted."""
-        return sorted(self._acc)
+        return sorted(f"{slot.stat.name}/{suffix}" for slot in self._slots for suffix in slot.order)
 
     @property
     def late(self) -> int:
         """Contributions dropped because their interval had already closed."""
-        return sum(acc["late"] for acc in self._acc.values())
+        return sum(acc.late for slot in self._slots for acc in slot.accs.values())
+
+    # -------------------------------------------------------------------------------------- merge
+
+    def merge_from(self, other: StatEngine) -> None:
+        """Merge another engine's accumulators (the same configuration, disjoint members' actions,
+        the same clock) into this one: the whole from partials (``accumulator.merge``).
+
+        Raises ``ValueError`` for a statistic whose category cannot be merged.
+        """
+        for slot, theirs in zip(self._slots, other._slots, strict=True):
+            for suffix, acc in theirs.accs.items():
+                mine = slot.accs.get(suffix)
+                if mine is None:
+                    slot.accs[suffix] = copy.deepcopy(acc)
+                    bisect.insort(slot.order, suffix)
+                else:
+                    slot.accs[suffix] = acc_ops.merge(slot.plan, mine, acc)
+        for key, tracker in other._objects.items():
+            self._objects.setdefault(key, copy.deepcopy(tracker))
+        clocks = [c for c in (self._meta["clock"], other._meta["clock"]) if c is not None]
+        if clocks and self._meta["clock"] is None:
+            self._meta = copy.deepcopy(other._meta)
+        self._seen = self._rebuild_seen()
+        self._next_due = float("-inf")

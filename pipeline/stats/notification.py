@@ -7,7 +7,7 @@ sent; the first value always; values that move with the clock alone are looked a
 crossing, however many multiples were skipped), ``Reset`` (only closed Growing values), ``None``.
 Every Growing statistic except mode None sends its closed value at each reset (Reason ``Reset``).
 
-The per-accumulator notification state ``acc["ns"]`` holds the last value / state sent.
+The accumulator's ``sent`` / ``sent_value`` / ``sent_state`` hold the last value / state sent.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.records.catalog import CATEGORIES
 from pipeline.stats import profiles
+from pipeline.stats.accumulator import Accumulator
 from pipeline.stats.categories import moves_only_with_window, moves_with_clock
 from pipeline.stats.model import Statistic
 
@@ -46,20 +47,20 @@ def record(
     }
 
 
-def changed_enough(stat: Statistic, ns: dict[str, Any], value: float | None, state: dict | None) -> bool:
+def changed_enough(stat: Statistic, acc: Accumulator, value: float | None, state: dict | None) -> bool:
     """Changes mode: first value always; then a move of at least the insensitivity (any state change)."""
-    if not ns.get("sent"):
+    if not acc.sent:
         return True
-    if state is not None or ns.get("st") is not None:
-        return state != ns.get("st")
-    last = ns.get("v")
+    if state is not None or acc.sent_state is not None:
+        return state != acc.sent_state
+    last = acc.sent_value
     if value is None or last is None:
         return value != last
     return value != last and abs(value - last) >= stat.notification.insensitivity
 
 
-def remember(ns: dict[str, Any], value: float | None, state: dict | None) -> None:
-    ns.update({"sent": True, "v": value, "st": state})
+def remember(acc: Accumulator, value: float | None, state: dict | None) -> None:
+    acc.sent, acc.sent_value, acc.sent_state = True, value, state
 
 
 def sends_resets(stat: Statistic) -> bool:
