@@ -29,8 +29,9 @@ FIELDS = ("Statistic", "ObjectType", "TenantID", "ObjectID", "IntervalStart", "V
 
 
 def simulated_day(path: Path) -> Path:
-    """What ``mediastat simulate`` writes: a reproducible day (here 10 agents, 3 hours, 2,443 events)."""
-    sim = Simulator(agents=10, hours=3.0, per_hour=150, seed=5)
+    """What ``mediastat simulate`` writes: a reproducible day, here 8 agents over 1.5 hours (about
+    800 events): long enough for the one-hour Sliding windows to drop buckets."""
+    sim = Simulator(agents=8, hours=1.5, per_hour=150, seed=5)
     path.write_text("".join(json.dumps(event) + "\n" for event in sim.events()))
     return path
 
@@ -47,7 +48,7 @@ def live_equals_replay(kafka_bootstrap: str, workdir: Path) -> None:
     want: list[dict] = []
     want_actions: list[dict] = []
     summary = replay(iter_source(events), config, on_stat=want.append, on_action=want_actions.append)
-    assert summary.events > 2000
+    assert summary.events > 700
     want = [r for r in want if r["Reason"] != "Final"]
     assert {r["Statistic"] for r in want} >= {"Occupancy_Last_Hour", "Accept_Ratio", "Agent_Current_State"}
 
@@ -78,16 +79,10 @@ def live_equals_replay(kafka_bootstrap: str, workdir: Path) -> None:
     )
 
 
-def test_live_statistics_equal_replay_with_the_starter_configuration(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    live_equals_replay(kafka_bootstrap, tmp_path)
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("run", [1, 2, 3])
 def test_live_statistics_equal_replay_three_runs_in_a_row(
     kafka_bootstrap: str, tmp_path: Path, run: int
 ) -> None:
-    """Each run on a fresh pipeline: a timing-dependent difference shows up in one of them."""
+    """Three runs, each on a fresh pipeline: a timing-dependent difference shows up in one of them
+    (before stage 3 released by watermarks, the count of Change records varied from run to run)."""
     live_equals_replay(kafka_bootstrap, tmp_path)
