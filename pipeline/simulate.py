@@ -637,7 +637,7 @@ PER_MEDIA_COUNTS: dict[str, str] = {
 
 def live_config_text(sim: Simulator) -> str:
     """The shipped starter plus the centre's groups and per-media group counts for the wallboard."""
-    from pipeline.config import starter_text
+    from pipeline.stats.config import starter_text
 
     lines = [
         starter_text().rstrip(),

@@ -2,7 +2,7 @@
 
 The stages keep plain ``Counter``s (cheap, no Prometheus import on the hot path); a custom
 collector turns them into metric families at scrape time, with the processing histogram and the
-clocks check of :mod:`pipeline.stream.telemetry`, consumer lag per partition and the wallboard's
+clocks check of :mod:`pipeline.telemetry`, consumer lag per partition and the wallboard's
 own figures.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from pipeline.stream import telemetry
+from pipeline import telemetry
 from pipeline.web.store import StatStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from pipeline.records.codec import decode
 from pipeline.records.errors import BadRecord
@@ -20,20 +20,13 @@ log = logging.getLogger(__name__)
 
 
 async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyncio.Event) -> None:
-    """Feed ``store`` until ``stop`` is set; retries while the topics do not exist yet."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        parts: list[TopicPartition] = []
-        while not parts and not stop.is_set():
-            await consumer.topics()  # refresh metadata
-            for topic in topics:
-                for p in consumer.partitions_for_topic(topic) or ():
-                    parts.append(TopicPartition(topic, p))
-            if not parts:
-                await asyncio.sleep(1.0)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        consumer.subscribe(topics)  # no group: every partition of every topic, from the beginning
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             for messages in batches.values():

@@ -23,6 +23,7 @@ import json
 import socket
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -94,7 +95,8 @@ def make_app(
         )
 
     async def wallboard(_request: web.Request) -> web.Response:
-        return web.json_response(page)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return web.json_response({**page, "now": now})
 
     async def statistics(_request: web.Request) -> web.Response:
         return web.json_response({"statistics": store.catalog()})

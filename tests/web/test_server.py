@@ -10,7 +10,7 @@ from collections import Counter
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.stream import telemetry
+from pipeline import telemetry
 from pipeline.web.metrics import build_registry
 from pipeline.web.server import STATIC, free_port, make_app
 from pipeline.web.store import StatStore

@@ -5,12 +5,12 @@
 const STATUS = {
   // label and symbol: status is never told by colour alone
   LoggedOut: ["Logged out", "○"], NotMonitored: ["No channel", "○"], Active: ["Logged in", "◇"],
-  Available: ["Ready", "✓"], Delivering: ["Offered", "➜"], Blocked: ["Not ready", "⏸"],
+  Available: ["Ready", "✓"], Delivering: ["Offered", "➜"], Blocked: ["Not ready", "‖"],
   HandlingInternal: ["Internal", "●"], HandlingOutbound: ["Outbound", "●"], HandlingInbound: ["Handling", "●"],
 };
 const values = new Map(); // "Statistic|ObjectType|ObjectID" -> record
 let layout = { groups: {}, media: [], statistics: [] };
-let skew = 0; // server clock - browser clock (ms), from the newest EmittedAt seen
+let skew = 0; // server clock - browser clock (ms), measured when the layout is read
 
 const $ = (id) => document.getElementById(id);
 const key = (s, t, o) => `${s}|${t}|${o}`;
@@ -44,10 +44,10 @@ function drawTotals() {
   const loggedIn = agents.filter((r) => r && r.State && r.State.Status !== "LoggedOut").length;
   $("totals").innerHTML = [
     kpi("Agents logged in", num(loggedIn)),
-    kpi("Ready", num(t && val("Agents_Available", "Tenant", t))),
-    kpi("Not ready", num(t && val("Agents_Not_Ready", "Tenant", t))),
-    kpi("DND", num(t && val("Agents_In_DND", "Tenant", t))),
-    kpi("In hand", num(t && val("Interactions_In_Hand", "Tenant", t))),
+    kpi("Ready channels", num(t && val("Agents_Available", "Tenant", t))),
+    kpi("Not-ready channels", num(t && val("Agents_Not_Ready", "Tenant", t))),
+    kpi("Agents in DND", num(t && val("Agents_In_DND", "Tenant", t))),
+    kpi("Interactions in hand", num(t && val("Interactions_In_Hand", "Tenant", t))),
     kpi("Waiting in queues", num(inQueue)),
     kpi("Handled today", num(t && val("Handled", "Tenant", t))),
     kpi("Avg handle time", dur(t && val("Average_Handle_Time", "Tenant", t))),
@@ -73,13 +73,13 @@ function drawGroups() {
   $("groups").innerHTML = groups.length ? groups.map((g) => {
     const rows = layout.media.map((m) => `<tr><td>${esc(m)}</td><td>${num(val("Agents_Available_" + m, "GroupAgents", g))}</td>
       <td>${num(val("Agents_Routable_" + m, "GroupAgents", g))}</td><td>${num(val("Agents_Not_Ready_" + m, "GroupAgents", g))}</td></tr>`).join("");
-    return `<div class="tile" data-group="${esc(g)}"><h3>${esc(g)}<span class="sub">${(layout.groups[g] || []).length} agents · DND ${num(val("Agents_In_DND", "GroupAgents", g))}</span></h3>
-      <table class="g"><tr><th>media</th><th>available</th><th>routable</th><th>not ready</th></tr>
-      <tr><td><b>all</b></td><td><b>${num(val("Agents_Available", "GroupAgents", g))}</b></td><td><b>${num(val("Agents_Routable", "GroupAgents", g))}</b></td>
+    return `<div class="tile" data-group="${esc(g)}"><h3>${esc(g)}<span class="sub">${(layout.groups[g] || []).length} agents</span></h3>
+      <table class="g"><tr><th>channels</th><th>ready</th><th>routable</th><th>not ready</th></tr>
+      <tr><td><b>all media</b></td><td><b>${num(val("Agents_Available", "GroupAgents", g))}</b></td><td><b>${num(val("Agents_Routable", "GroupAgents", g))}</b></td>
       <td><b>${num(val("Agents_Not_Ready", "GroupAgents", g))}</b></td></tr>${rows}</table>
       <div class="gfoot"><span>handled today <b>${num(val("Handled", "GroupAgents", g))}</b></span>
       <span>AHT <b>${dur(val("Average_Handle_Time", "GroupAgents", g))}</b></span>
-      <span>in DND <b>${num(val("Agents_In_DND", "GroupAgents", g))}</b></span></div></div>`;
+      <span>agents in DND <b>${num(val("Agents_In_DND", "GroupAgents", g))}</b></span></div></div>`;
   }).join("") : `<div class="empty">no groups configured</div>`;
 }
 
@@ -102,7 +102,7 @@ function drawAgents() {
       return `<span class="chip c-${esc(st)}" title="${esc(m)}: ${esc(l)}">${y} ${esc(m)}: ${esc(l)}</span>`;
     }).join("");
     return `<div class="agent s-${esc(s.Status)}" data-agent="${esc(a)}" data-status="${esc(s.Status)}">
-      <div class="top"><span class="id">${esc(a)}</span>${s.DoNotDisturb ? '<span class="dnd" title="do not disturb">⛔ DND</span>' : ""}<span class="grp">${esc(groupOf(a))}</span></div>
+      <div class="top"><span class="id">${esc(a)}</span>${s.DoNotDisturb ? '<span class="dnd" title="do not disturb">⊘ DND</span>' : ""}<span class="grp">${esc(groupOf(a))}</span></div>
       <div class="st c-${esc(s.Status)}">${sym} <span class="label">${esc(label)}</span><span class="time" title="time in state">${dur(since)}</span></div>
       <div class="reason">${reason ? "reason: " + esc(reason) : ""}</div>
       <div class="media">${chips}</div></div>`;
@@ -117,7 +117,6 @@ function draw() {
 function take(records) {
   for (const r of records) {
     values.set(key(r.Statistic, r.ObjectType, r.ObjectID), r);
-    if (r.EmittedAt) { const d = Date.parse(r.EmittedAt) - Date.now(); if (Math.abs(d) > 5000) skew = d; }
   }
 }
 
@@ -133,8 +132,11 @@ function connect() {
 
 async function start() {
   $("legend").innerHTML = ["Available", "Delivering", "Blocked", "HandlingInbound", "LoggedOut"]
-    .map((s) => `<span class="legend-item c-${s}">${STATUS[s][1]} ${STATUS[s][0]}</span>`).join("") + '<span class="legend-item"><span class="dnd">⛔ DND</span></span>';
-  try { layout = await (await fetch("/api/wallboard")).json(); } catch (e) { /* defaults */ }
+    .map((s) => `<span class="legend-item c-${s}">${STATUS[s][1]} ${STATUS[s][0]}</span>`).join("") + '<span class="legend-item"><span class="dnd">⊘ DND</span></span>';
+  try {
+    layout = await (await fetch("/api/wallboard")).json();
+    if (layout.now) skew = Date.parse(layout.now) - Date.now();
+  } catch (e) { /* defaults */ }
   connect();
   draw();
   setInterval(draw, 1000);
