@@ -741,6 +741,10 @@ def live_events(
         yield event
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.admin import topic_name
     from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
@@ -757,7 +761,7 @@ def run_live(args: argparse.Namespace) -> int:
     feeder = Feeder(bootstrap, topic)
     now = int(time.time() * 1000)
     sim = Simulator(args.agents, args.hours, args.per_hour, args.seed, start=now)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: flush what was produced
     print(
         f"simulate: live, {args.agents} agents, {args.per_hour:g} interactions/h, ×{args.speed:g} → {topic}",
         file=sys.stderr,

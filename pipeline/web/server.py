@@ -51,7 +51,7 @@ WALLBOARD_STATS: tuple[str, ...] = (
     "Queue_Abandoned",
 )
 PER_MEDIA_PREFIXES: tuple[str, ...] = ("Agents_Available_", "Agents_Routable_", "Agents_Not_Ready_")
-PUSH_BATCH_S = 0.25
+PUSH_BATCH_S = 0.1
 STATIC = resources.files("pipeline.web") / "static"
 STATIC_TYPES = {
     ".html": "text/html",
