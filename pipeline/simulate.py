@@ -148,6 +148,7 @@ class Simulator:
         self._workbin: list[_Ixn] = []
         self._wanted: list[str] = list(SCENARIOS)
         self._dispatch_at: int | None = None
+        self._open_ixns: dict[str, _Ixn] = {}  # not finished yet (for a clean close)
         self._handled: dict[str, _Ixn] = {}  # inbound interactions in hand, for supervisors to join
 
     def _new_agent(self, n: int) -> Agent:
@@ -209,6 +210,31 @@ class Simulator:
             yield from getattr(self, "_" + job.kind)(**job.data)
 
     # -- agents --------------------------------------------------------------------------------
+
+    def _end(self, ixn: _Ixn) -> None:
+        ixn.gone = True
+        self._open_ixns.pop(ixn.id, None)
+
+    def close(self) -> Iterator[dict]:
+        """Closing time now: every open interaction stopped, everyone logged out, nothing left to do.
+
+        ``--live`` ends with it on Ctrl-C, so the next run starts from a centre with no agent
+        logged in and no interaction in flight instead of one frozen mid-work.
+        """
+        self._jobs.clear()
+        for ixn in list(self._open_ixns.values()):
+            base = {"InteractionID": ixn.id, "MediaTypeID": ixn.media}
+            for party in [*ixn.guests, *([ixn.owner] if ixn.owner is not None else [])]:
+                yield self._event("EventPartyRemoved", **base, PartyType="Agent", **self._agent_fields(party))
+                party.busy.clear()
+            yield self._event("EventProcessingStopped", **base, Reason={"StopReason": "Closing"})
+            if ixn.offered is not None:
+                ixn.offered.busy.clear()
+            self._end(ixn)
+        for agent in self.supervisors + self.agents:
+            if agent.logged_in:
+                agent.logged_in = False
+                yield self._event("EventAgentLogout", **self._agent_fields(agent))
 
     def _agent_fields(self, agent: Agent) -> dict:
         return {"AgentID": agent.id, "PlaceID": agent.place}
@@ -302,6 +328,7 @@ class Simulator:
         self._at(self.now + max(1, int(self.rng.expovariate(self.per_hour / 3_600_000))), "arrive")
         media = self.rng.choice(self.media)
         ixn = _Ixn(self._new_id(), media, f"q_{media}")
+        self._open_ixns[ixn.id] = ixn
         yield self._event(
             "EventInteractionSubmitted",
             InteractionID=ixn.id,
@@ -388,7 +415,7 @@ class Simulator:
         agent.busy[ixn.media] -= 1
         if outcome == "abandon-offered":
             self._done(outcome)
-            ixn.gone = True
+            self._end(ixn)
             yield self._event(
                 "EventProcessingStopped",
                 InteractionID=ixn.id,
@@ -408,7 +435,8 @@ class Simulator:
         if ixn.gone or not ixn.waiting:
             return
         self._done("abandon-waiting")
-        ixn.gone = ixn.waiting = True
+        self._end(ixn)
+        ixn.waiting = True
         self._queues[ixn.media].remove(ixn)
         yield self._event(
             "EventProcessingStopped",
@@ -421,7 +449,7 @@ class Simulator:
         free = [a for a in self.agents if self._free(a, ixn.media)]
         if not free and not self.open:  # closing time: the backlog is closed unhandled
             self._workbin.remove(ixn)
-            ixn.gone = True
+            self._end(ixn)
             yield self._event("EventProcessingStopped", InteractionID=ixn.id, MediaTypeID=ixn.media)
             return
         if not free:
@@ -574,7 +602,7 @@ class Simulator:
         if ixn.busy_helping and not ixn.guests:  # an invitation is under way: wait for it
             self._at(self.now + 20_000, "finish", ixn=ixn)
             return
-        ixn.gone = True
+        self._end(ixn)
         base = {"InteractionID": ixn.id, "MediaTypeID": ixn.media, "PartyType": "Agent"}
         for guest in list(ixn.guests):
             yield self._event("EventPartyRemoved", **base, **self._agent_fields(guest))
@@ -600,6 +628,7 @@ class Simulator:
         """The agent creates an interaction (a reply, an internal collaboration) and handles it."""
         self._done("reply" if itype == "Outbound" else "internal")
         ixn = _Ixn(self._new_id(), media, None, itype=itype, owner=agent, parent=parent)
+        self._open_ixns[ixn.id] = ixn
         agent.busy[media] = agent.busy.get(media, 0) + 1
         common = {"InteractionID": ixn.id, "MediaTypeID": media, **self._agent_fields(agent)}
         yield self._event(
@@ -766,13 +795,22 @@ def run_live(args: argparse.Namespace) -> int:
         f"simulate: live, {args.agents} agents, {args.per_hour:g} interactions/h, ×{args.speed:g} → {topic}",
         file=sys.stderr,
     )
+
+    def send(event: dict) -> None:
+        event = validate_event(event)
+        feeder.send(event_key(event).encode(), encode("ReportingEvent", event))
+
     try:
         for event in live_events(sim, args.speed):
-            event = validate_event(event)
-            feeder.send(event_key(event).encode(), encode("ReportingEvent", event))
+            send(event)
     except KeyboardInterrupt:
         pass
-    finally:
-        feeder.flush(10)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # closing takes a moment: let it finish
+    closing = to_iso(int(time.time() * 1000))  # after every event sent, which were stamped <= now
+    for event in sim.close():
+        event["EventTime"] = closing
+        send(event)
+    feeder.flush(10)
     print(f"simulate: {feeder.sent} events sent", file=sys.stderr)
     return 0

@@ -96,3 +96,23 @@ def load_config_text(text: str):
         path = Path(tmp) / "live.yaml"
         path.write_text(text)
         return load_config(path)
+
+
+def test_close_stops_every_interaction_and_logs_everyone_out():
+    """--live ends with close(): replayed, no agent is left logged in and nothing is in hand."""
+    sim = Simulator(agents=10, hours=None, per_hour=900, seed=4, start=START)
+    events = []
+    for event in sim.events():
+        events.append(event)
+        if sim.now - sim.start > 6 * 60_000:
+            break
+    events += list(sim.close())
+    assert sim._jobs == []  # nothing left to do
+    summary, actions = _replay_actions(events)
+    assert dict(summary.anomalies) == {}
+    open_durable: dict[tuple, int] = {}
+    for a in actions:
+        if a["Kind"] == "Durable" and a["ObjectType"] == "Agent":
+            key = (a["ObjectID"], a["Action"], a.get("MediaTypeID"), a.get("InteractionID"))
+            open_durable[key] = open_durable.get(key, 0) + (1 if a["Phase"] == "Start" else -1)
+    assert {k: v for k, v in open_durable.items() if v} == {}
