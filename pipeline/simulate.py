@@ -779,7 +779,8 @@ def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
     from pipeline.kafka.feed import Feeder
     from pipeline.records.codec import encode
-    from pipeline.records.validation import event_key, validate_event
+    from pipeline.records.keys import event_key
+    from pipeline.records.validation import validate_event
 
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
@@ -787,7 +788,7 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 1
     topic = topic_name("events", args.prefix)
-    feeder = Feeder(bootstrap, topic)
+    feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), source="simulate")
     now = int(time.time() * 1000)
     sim = Simulator(args.agents, args.hours, args.per_hour, args.seed, start=now)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: flush what was produced

@@ -116,3 +116,39 @@ def test_close_stops_every_interaction_and_logs_everyone_out():
             key = (a["ObjectID"], a["Action"], a.get("MediaTypeID"), a.get("InteractionID"))
             open_durable[key] = open_durable.get(key, 0) + (1 if a["Phase"] == "Start" else -1)
     assert {k: v for k, v in open_durable.items() if v} == {}
+
+
+def test_live_command_sends_valid_events_then_closes(monkeypatch):
+    """``simulate --live`` end to end without a broker: a stand-in producer receives the events."""
+    import pipeline.kafka.feed as feed
+    from pipeline.cli import main
+    from pipeline.records.codec import decode
+
+    sent: list[tuple[bytes, dict]] = []
+
+    class Producer:
+        def __init__(self, bootstrap, topic, dead_letter_topic, source=""):
+            assert (topic, dead_letter_topic) == ("x.events", "x.dead-letters")
+            self.sent = 0
+
+        def send(self, key, value, **_):
+            sent.append((key, decode(value, expected="ReportingEvent")[1]))
+            self.sent += 1
+            return True
+
+        def flush(self, timeout=60.0):
+            return 0
+
+    monkeypatch.setattr(feed, "Feeder", Producer)
+    args = ["simulate", "--live", "--bootstrap", "127.0.0.1:1", "--prefix", "x", "--agents", "4"]
+    assert main([*args, "--hours", "0.05", "--speed", "600"]) == 0
+    names = [e["Event"] for _, e in sent]
+    assert names[:1] == ["EventAgentLogin"] and names.count("EventAgentLogin") == 5  # 4 agents + 1 supervisor
+    assert names.count("EventAgentLogout") == 5  # the day ends with everyone logged out
+    times = [e["EventTime"] for _, e in sent]
+    assert times == sorted(times)
+    assert all(
+        key in (e.get("InteractionID", "").encode(), e["AgentID"].encode())
+        for key, e in sent
+        if "AgentID" in e and "InteractionID" not in e
+    )

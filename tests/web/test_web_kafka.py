@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.config import load_config
 from pipeline.replay import iter_source, replay
+from pipeline.stats.config import load_config
 from tests.stream.harness import REPO, Pipeline
 
 pytestmark = pytest.mark.integration
