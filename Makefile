@@ -24,9 +24,14 @@ broker: venv
 topics: venv
 	$(BIN)/mediastat topics
 
-## broker + topics + the stream worker in the foreground (Ctrl-C stops the worker, not the broker)
+AGENTS ?= 50
+SPEED  ?= 1
+## a live contact centre: broker + topics + the worker with its wallboard (URL printed) + the live
+## simulator; Ctrl-C stops the worker and the simulator, not the broker (`make stop`)
 run: broker topics
-	$(BIN)/mediastat worker
+	@mkdir -p .run
+	@$(BIN)/mediastat simulate --agents $(AGENTS) --write-config .run/live.stats.yaml
+	@BIN=$(BIN) CONFIG=.run/live.stats.yaml AGENTS=$(AGENTS) SPEED=$(SPEED) bash deploy/live.sh
 
 ## every test; integration tests start their own broker (see tests/conftest.py)
 test: venv

@@ -27,6 +27,7 @@ import time
 
 import faust
 
+from pipeline import telemetry
 from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, evaluation_points
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.codec import encode
@@ -63,6 +64,7 @@ class _Partition:
 
 def register(app: faust.App, topics, settings: Settings) -> None:
     capacity = settings.config.capacity
+    counts = telemetry.STAGES["stage2"]
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
     actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
     stats_inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
@@ -78,17 +80,22 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
         state = table[key]
         if delivery.seen(state, source):
+            counts["redelivered"] += 1
             if not (evaluate and state.get("_eval")):
                 return
             result = evaluate_pending(state, capacity, AgentResult())
         else:
             state, result = apply_input(state, item, capacity, evaluate)
+        counts["duplicates"] += result.duplicate
+        for kind in result.anomalies:
+            counts["anomaly:" + kind] += 1
         sends = []
         for a in result.actions:
             a_key, a_value = action_key(a), encode("ActionRecord", a)
             sends.append(actions.send(key=a_key, value=a_value, force=True))
             sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
         await delivery.send_all(sends)
+        counts["actions"] += len(result.actions)
         delivery.remember(state, source)
         table[key] = state
 
@@ -132,7 +139,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             else:
                 item = wrapped["Item"]
                 entry = (item, wrapped, event)
+                before = part.buffer.late
                 released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
+                counts["late"] += part.buffer.late - before
                 held = []
                 part.last_input = now
                 if part.oldest_wait is None:

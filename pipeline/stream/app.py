@@ -9,7 +9,9 @@ Choices, and why:
   (:mod:`pipeline.records.codec`), identical to what ``replay`` and the CLI tools read and write.
 * at-least-once processing: faust's exactly-once mode has known bugs; downstream consumers drop
   repeats by ``ActionID`` (records.md).
-* no web server: several workers (and tests) on one machine would fight over its port.
+* no faust web server: several workers (and tests) on one machine would fight over its port. The
+  worker's own web side (:mod:`pipeline.web`: wallboard, query API, ``/metrics``) takes the next
+  free port instead.
 
 Stages plug in through :data:`STAGE_MODULES`: each names a module exposing
 ``register(app: faust.App, topics: Topics, settings: Settings) -> None`` that declares its agents

@@ -14,6 +14,7 @@ import time
 
 import faust
 
+from pipeline import telemetry
 from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
@@ -43,6 +44,7 @@ WATERMARK_EVERY = 200
 
 
 def register(app: faust.App, topics, settings: Settings) -> None:
+    counts = telemetry.STAGES["stage1"]
     stage2_partitions = settings.partitions_of(topics.agent_inputs) or 1
     raw = app.topic(topics.events, key_type=bytes, value_type=bytes)
     agent_inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
@@ -81,11 +83,14 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         """One raw message; returns its event time (None when dead-lettered)."""
         source = delivery.source_position(msg.topic, msg.partition, msg.offset)
         resumed_at.setdefault(msg.partition, msg.offset)
+        counts["events"] += 1
         try:
             record = validate_event(
                 decode_event(msg.value), reference_ms=int(time.time() * 1000), future_tolerance_ms=tolerance
             )
         except BadRecord as bad:
+            counts["dead-letters"] += 1
+            counts["dead-letter:" + bad.kind] += 1
 
             async def send(key: bytes | None, value: bytes) -> None:
                 await delivery.send_all([dead_letters.send(key=key, value=value, force=True)])
@@ -103,6 +108,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             return None
         name = record["Event"]
         if name in IGNORED_EVENTS:
+            counts["ignored"] += 1
             return record["EventTime"]
         if name in AGENT_EVENTS:
             item = {"Kind": "event", "Source": source, "Item": record}
@@ -112,8 +118,12 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         key = interaction_key(record).encode()
         state = table[key]
         if delivery.seen(state, source):
+            counts["redelivered"] += 1
             return record["EventTime"]
         state, result = track(state, record)
+        counts["duplicates"] += result.duplicate
+        for kind in result.anomalies:
+            counts["anomaly:" + kind] += 1
         sends = []
         for a in result.queue_actions:  # to the actions topic, and again to stage 3 (README "Order")
             a_key, a_value = action_key(a), encode("ActionRecord", a)
@@ -129,6 +139,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 )
             )
         await delivery.send_all(sends)
+        counts["actions"] += len(result.queue_actions)
         delivery.remember(state, source)
         table[key] = state
         if name == "EventProcessingStopped" and not result.duplicate and finished.built(msg.partition):
@@ -175,6 +186,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):
         async for event in stream.events():
+            started = time.perf_counter()
             event_time = await process(event.message)
+            telemetry.PROCESSING.labels("stage1").observe(time.perf_counter() - started)
             if event_time is not None:
                 await announce(event.message.partition, event_time)

@@ -21,6 +21,8 @@ Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall
 event time, ticked every second for resets and Time notifications; actions held for
 :data:`WALL_FLUSH_S` without any input are applied anyway, so a stalled upstream cannot hold live
 statistics back) or ``event`` (the event clock, as replay: for tests and backfills through Kafka).
+On the wall clock, actions older than the current interval only count as late: the worker says so
+once (log and ``/metrics``, :mod:`pipeline.telemetry`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 import faust
 
+from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
 from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
@@ -72,6 +75,7 @@ class _PartitionStats:
         self.written: dict[str, dict[str, str]] = {space: {} for space in SPACES}  # space → key → JSON
         self.last_checkpoint = time.monotonic()
         self.last_input = time.monotonic()
+        self.last_event_time: int | None = None  # of the newest action pushed
 
     @property
     def marker_key(self) -> str:
@@ -138,6 +142,7 @@ class _PartitionStats:
 
 def register(app: faust.App, topics, settings: Settings) -> None:
     config = settings.config
+    counts = telemetry.STAGES["stage3"]
     if not config.statistics:
         return
     event_clock = settings.clock == "event"
@@ -148,6 +153,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     partitions: dict[int, _PartitionStats] = {}
 
     async def publish(records: list[dict]) -> None:
+        counts["records"] += len(records)
         await delivery.send_all(
             out[r["StatType"]].send(key=stat_record_key(r), value=encode("StatValue", r), force=True)
             for r in records
@@ -198,6 +204,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             part.last_input = time.monotonic()
             part.acks.received(event)
             if part.applied(msg.offset):
+                counts["redelivered"] += 1
                 part.unacked.append(event)  # acknowledged in order at the next checkpoint
                 continue
             if msg.key == b"watermark":
@@ -216,6 +223,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 part.mark(msg.offset)
                 part.unacked.append(event)
                 continue
+            part.last_event_time = action["EventTime"]
             tags, records = part.stats.push(action, (msg.offset, event))
             await applied(part, tags, records)
             if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
@@ -227,8 +235,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
         Never on the event clock: there only watermarks release actions, as in replay.
         """
+        counts["late"] = sum(part.stats.engine.late for part in partitions.values())
         if event_clock:
             return
+        newest = max((p.last_event_time or 0 for p in partitions.values()), default=0)
+        telemetry.CLOCK.observe(counts["late"], newest or None, int(time.time() * 1000))
         now = time.monotonic()
         for part in list(partitions.values()):
             records: list[dict] = []

@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "1d (default), 36h, 90m, 600s, or off",
     )
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=8642,
+        help="wallboard, query API and /metrics on 127.0.0.1:PORT, or the next free port "
+        "(default 8642; 0: any free port; -1: no web server)",
+    )
 
 
 def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> Settings:
@@ -82,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, bootstrap, config)
     app, topics = create_app(settings)
     print(f"mediastat worker: {args.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
+    if args.web_port >= 0:
+        from pipeline.web.attach import attach
+
+        attach(app, settings, topics, args.web_port)
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()  # returns via SystemExit when the worker stops
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,7 @@ class Pipeline:
         done = self.cli("feed", str(path))
         assert done.returncode == 0, done.stderr
 
-    def start_worker(self, name: str = "w1") -> subprocess.Popen:
+    def start_worker(self, name: str = "w1", web_port: int = -1) -> subprocess.Popen:
         args = [
             sys.executable,
             "-m",
@@ -79,6 +80,8 @@ class Pipeline:
             self.clock,
             "--loglevel",
             "warning",
+            "--web-port",
+            str(web_port),
         ]
         if self.config is not None:
             args += ["--config", str(self.config)]
@@ -87,6 +90,19 @@ class Pipeline:
         proc.log_path = self.workdir / f"{name}.log"  # type: ignore[attr-defined]
         self.workers.append(proc)
         return proc
+
+    def web_url(self, proc: subprocess.Popen, timeout_s: float = 90.0) -> str:
+        """The ``wallboard: URL`` a worker started with a web port prints (ends with a slash)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = re.search(
+                r"wallboard: (http://127\.0\.0\.1:\d+/)", proc.log_path.read_text(errors="replace")
+            )
+            if found:
+                return found.group(1)
+            assert proc.poll() is None, proc.log_path.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        raise AssertionError("the worker printed no wallboard URL")
 
     def kill(self, proc: subprocess.Popen) -> None:
         """A crash: SIGKILL, no chance to flush or commit."""
