@@ -206,14 +206,6 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             if part.applied(msg.offset):
                 counts["redelivered"] += 1
                 part.unacked.append(event)  # acknowledged in order at the next checkpoint
-                if msg.key == b"watermark":
-                    # After a restart, the actions held when the worker stopped are read again
-                    # before this watermark, which the restored checkpoint already includes: release
-                    # what it covers now, in order, as the first time. Otherwise, at the end of the
-                    # input (no later watermark), they would wait for good.
-                    lowest = part.marks.lowest()
-                    if lowest is not None:
-                        await applied(part, *part.stats.release_to(lowest))
                 continue
             if msg.key == b"watermark":
                 mark = delivery.loads(msg.value)
