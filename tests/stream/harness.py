@@ -121,9 +121,23 @@ class Pipeline:
                 proc.wait()
 
     def collect(
-        self, worker: subprocess.Popen, want: int, *, idle_s: float = 6.0, timeout_s: float = 180.0
+        self,
+        worker: subprocess.Popen,
+        want: int,
+        *,
+        idle_s: float = 6.0,
+        timeout_s: float = 180.0,
+        want_stats: list[dict] | None = None,
+        settle_s: float = 120.0,
     ) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
-        """The actions (``want`` of them, while ``worker`` lives), then every statistic record."""
+        """The actions (``want`` of them, while ``worker`` lives), then every statistic record.
+
+        With ``want_stats`` (replay's records), the statistic topics are read again, for at most
+        ``settle_s`` while the worker lives, until their latest values are replay's: stage 3 applies
+        the last actions only when stage 2's final watermark comes, which after restarts can take
+        longer than one quiet spell of the topics. A value that is really wrong stays wrong and the
+        caller's comparison fails.
+        """
         actions = read_topics(
             self.bootstrap,
             [self.topic("actions")],
@@ -132,10 +146,17 @@ class Pipeline:
             timeout_s=timeout_s,
             alive=lambda: worker.poll() is None,
         )
-        stat_types = load_config(self.config).stat_types
-        stats = read_topics(
-            self.bootstrap, [self.topic(f"stat.{n}") for n in stat_types], idle_s=idle_s, timeout_s=90
-        )
+        stat_topics = [self.topic(f"stat.{n}") for n in load_config(self.config).stat_types]
+        stats = read_topics(self.bootstrap, stat_topics, idle_s=idle_s, timeout_s=90)
+        deadline = time.monotonic() + settle_s
+        while (
+            want_stats is not None
+            and statistics_differences(stats, want_stats)
+            and time.monotonic() < deadline
+            and worker.poll() is None
+        ):
+            time.sleep(3)
+            stats = read_topics(self.bootstrap, stat_topics, idle_s=3, timeout_s=90)
         return actions, stats
 
     def logs(self) -> str:

@@ -76,7 +76,9 @@ def test_event_clock_worker_dead_letters_future_events_and_matches_replay_withou
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
-        got, got_stats = pipe.collect(worker, len(want_actions), idle_s=5, timeout_s=150)
+        got, got_stats = pipe.collect(
+            worker, len(want_actions), idle_s=5, timeout_s=150, want_stats=want_stats
+        )
         letters = dead_letters(pipe, worker)
     finally:
         pipe.stop_all()

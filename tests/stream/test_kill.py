@@ -65,7 +65,7 @@ def test_killed_workers_lose_nothing_and_count_once(
             if fresh_state_dir:
                 name = f"w{kills}"  # a new machine: RocksDB restored from the changelog topics
         worker = pipe.start_worker(name)
-        got, got_stats = pipe.collect(worker, total, idle_s=8, timeout_s=240)
+        got, got_stats = pipe.collect(worker, total, idle_s=8, timeout_s=240, want_stats=want_stats)
     finally:
         pipe.stop_all()
     logs = pipe.logs()

@@ -37,7 +37,9 @@ def test_pipeline_gives_the_same_actions_and_statistics_as_replay(
     try:
         pipe.feed(events)
         worker = pipe.start_worker()
-        got, got_stats = pipe.collect(worker, len(want_actions), idle_s=5, timeout_s=150)
+        got, got_stats = pipe.collect(
+            worker, len(want_actions), idle_s=5, timeout_s=150, want_stats=want_stats
+        )
     finally:
         pipe.stop_all()
     logs = pipe.logs()
@@ -97,7 +99,7 @@ def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Pat
     try:
         pipe.feed(events)
         worker = pipe.start_worker("w1")
-        got, got_stats = pipe.collect(worker, len(want_actions))
+        got, got_stats = pipe.collect(worker, len(want_actions), want_stats=want_stats)
     finally:
         pipe.stop_all()
     logs = pipe.logs()
