@@ -29,7 +29,10 @@ def test_two_apps_in_one_process_follow_their_own_settings(tmp_path: Path) -> No
     app_b, topics_b = create_app(no_statistics)
     assert dict(os.environ) == before, "building an app must not write the environment"
     assert (topics_a.events, topics_b.events) == ("a.events", "b.events")
-    assert (app_a.conf.id, app_b.conf.id) == ("mediastat", "other")
+    # No app id given: the prefix, so pipelines of different prefixes never share a consumer group
+    # or changelog topics (issue 12).
+    assert (app_a.conf.id, app_b.conf.id) == ("a", "other")
+    assert app_a.tables["interactions"].changelog_topic.get_topic_name() == "a-interactions-changelog"
     assert "stage3-statistics" in app_a.agents  # the starter has statistics
     assert "stage3-statistics" not in app_b.agents  # this configuration has none
     assert app_b.tables["interactions"].partitions == 3  # as the worker found the events topic
