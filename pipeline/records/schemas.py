@@ -25,7 +25,7 @@ from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
 #: The record types, by their Avro name (also the ``.avsc`` file stem).
-RECORD_TYPES: tuple[str, ...] = ("ReportingEvent", "ActionRecord", "StatValue", "DeadLetter")
+RECORD_TYPES: tuple[str, ...] = ("ReportingEvent", "ActionRecord", "StatValue", "DeadLetter", "LateRecord")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
