@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.records.times import to_iso
+from pipeline.records.times import TIME_FIELDS, to_iso
 
 STAGE_AGENTS = "agents"
 STAGE_STATISTICS = "statistics"
@@ -42,7 +42,9 @@ def stage2_late(
     what = f"{len(actions)} action(s) of interaction {item.get('InteractionID')}" if bundle else (
         f"event {item.get('Event')}"
     )
-    identity = source or item.get("EventID") or f"{item.get('TenantID')}/{item.get('AgentID')}/{event_time}"
+    identity = source or item.get("EventID") or item.get("Identity") or (
+        f"{item.get('TenantID')}/{item.get('AgentID')}/{event_time}"
+    )
     return {
         "LateID": f"{STAGE_AGENTS}/{identity}",
         "Stage": STAGE_AGENTS,
@@ -94,10 +96,17 @@ def stage3_late(
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON-ready, with times as ISO strings as in every JSON line we write."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _time_or(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
+
+
+def _time_or(key: str, value: Any) -> Any:
+    if key in TIME_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        return to_iso(value)
+    return _jsonable(value)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.records.late import stage3_late
+from pipeline.records.late import stage2_late, stage3_late
 from pipeline.records.times import parse_time
 from pipeline.stats import profiles
 
@@ -27,9 +27,15 @@ from pipeline.stats import profiles
 class LateWatch:
     """Collects a ``LateRecord`` (``pending``) for every action the engine counted late."""
 
-    def __init__(self, stats: Any, wall_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        stats: Any,
+        wall_ms: Callable[[], int] | None = None,
+        sink: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.engine = stats.engine
         self.pending: list[dict[str, Any]] = []
+        self.sink = sink if sink is not None else self.pending.append
         self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         seen: dict[str, Any] = {}
         for stat in self.engine.config.statistics:
@@ -67,10 +73,33 @@ class LateWatch:
         out = self._on_action(action, now_ms)
         lost = self.engine.late - before
         if lost > 0:
-            self.pending.append(stage3_late({**action, "EventTime": t}, bound, self._wall_ms(), lost))
+            self.sink(stage3_late({**action, "EventTime": t}, bound, self._wall_ms(), lost))
         return out
 
     def take(self) -> list[dict[str, Any]]:
-        """The records found since the last call."""
-        out, self.pending = self.pending, []
+        """The records found since the last call (without a ``sink``)."""
+        out = list(self.pending)
+        self.pending.clear()
         return out
+
+
+def watch_replay(
+    buffer: Any, stats: Any, sink: Callable[[dict[str, Any]], None] | None, clock: Callable[[int], int]
+) -> None:
+    """Replay's late records, to ``sink``: stage 2's reorder ``buffer`` (inputs it counts late) and,
+    when statistics run, stage 3's ``stats``. ``clock()`` is replay's event clock, its EmittedAt."""
+    if sink is None:
+        return
+    push = buffer.push
+
+    def watched_push(time_ms: int, rank: tuple, item: Any) -> list[Any]:
+        before, applied_to = buffer.late, buffer.released_to
+        out = push(time_ms, rank, item)
+        if buffer.late > before:
+            reference = max(applied_to or 0, (buffer.max_seen or 0) - buffer.window_ms)
+            sink(stage2_late(item, reference, clock(), item.get("EventID")))
+        return out
+
+    buffer.push = watched_push  # instance attribute: this buffer only
+    if stats is not None:
+        LateWatch(stats, wall_ms=clock, sink=sink)

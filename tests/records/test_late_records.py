@@ -100,3 +100,26 @@ def test_the_watch_measures_only_actions_before_the_current_interval() -> None:
         stats.push(stopped(f"a{n}", T0 + n * 1000))
     stats.release_to(T0 + 20_000)
     assert calls == [] and watch.take() == []
+
+
+def test_replay_writes_the_late_records_the_live_stages_would(tmp_path) -> None:
+    """``mediastat replay --late-out``: an agent event older than the reorder window behind the
+    newest input is written with its reason, as stage 2 writes it to ``<prefix>.late``."""
+    from pipeline.cli import main
+
+    events = tmp_path / "events.jsonl"
+    media = [{"MediaTypeID": "email", "Ready": True}]
+    login = {"Event": "EventAgentLogin", "TenantID": "t1", "MediaList": media}
+    lines = [
+        {**login, "EventTime": "2026-03-02T09:00:00Z", "AgentID": "a1", "PlaceID": "p1"},
+        {**login, "EventTime": "2026-03-02T09:05:00Z", "AgentID": "a2", "PlaceID": "p2"},
+        {**login, "EventTime": "2026-03-02T09:01:00Z", "AgentID": "a3", "PlaceID": "p3", "EventID": "late-1"},
+        {**login, "EventTime": "2026-03-02T09:04:59Z", "AgentID": "a4", "PlaceID": "p4"},  # in the window
+    ]
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    out = tmp_path / "out" / "late.jsonl"
+    assert main(["replay", str(events), "--late-out", str(out), "--quiet"]) == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (record["LateID"], record["Reason"], record["AgentID"]) == ("agents/late-1", REORDER_WINDOW, "a3")
+    assert record["LatenessMs"] == 238_000 and record["EmittedAt"] == "2026-03-02T09:05:00.000Z"
+    assert json.loads(record["Input"])["EventTime"] == "2026-03-02T09:01:00.000Z"
