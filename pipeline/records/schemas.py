@@ -1,4 +1,4 @@
-"""The four Avro schemas (``schemas/*.avsc``), loaded once and shared by every codec.
+"""The Avro schemas (``schemas/*.avsc``), loaded once and shared by every codec.
 
 An installed wheel carries the ``.avsc`` files as ``pipeline/_schemas`` (pyproject force-include);
 an editable install or a plain checkout has them in the repository's ``schemas/``. We look in that
