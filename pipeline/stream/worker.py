@@ -133,5 +133,15 @@ def prepare_topics(args: argparse.Namespace, bootstrap: str, config: Config) -> 
         # Not faust's topics: faust creates its changelogs with the partitions of their tables.
         admin.create_plan(bootstrap, admin.plan_from(args, config.stat_types, None), compare=False)
     rf = args.replication_factor
-    args.resolved_replication = rf if rf is not None else admin.broker_default_replication(bootstrap)
+    if rf is None:
+        try:
+            rf = admin.broker_default_replication(bootstrap)
+        except Exception as exc:  # e.g. no DescribeConfigs permission on a secured cluster
+            print(
+                f"mediastat worker: cannot read the broker's default.replication.factor on {bootstrap} "
+                f"({exc}); pass --replication-factor N",
+                file=sys.stderr,
+            )
+            return False
+    args.resolved_replication = rf
     return True

@@ -70,3 +70,17 @@ def test_the_worker_builds_its_settings_from_its_options(monkeypatch, tmp_path: 
     )
     assert asked == [["p.events", "p.agent-inputs", "p.stats-inputs"]]
     assert settings.partitions_of("p.events") == 4 and settings.partitions_of("p.actions") is None
+
+
+def test_faust_topics_replicate_as_told_and_nothing_is_declared_without_create_topics(tmp_path: Path) -> None:
+    """The worker resolves the replication factor (its option, else the broker's default) and faust
+    creates changelogs and its leader topic with it; ``--no-create-topics`` stops faust declaring."""
+    settings = Settings(
+        bootstrap="127.0.0.1:9", config=load_config(None), prefix="rf", data_dir=tmp_path,
+        replication_factor=3, create_topics=False,
+    )
+    app, _ = create_app(settings)
+    assert app.conf.id == "rf"
+    assert app.conf.topic_replication_factor == 3 and app.conf.topic_allow_declare is False
+    default, _ = create_app(Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path))
+    assert default.conf.topic_allow_declare is True and default.conf.id == "mediastat"
