@@ -87,7 +87,7 @@ def pipeline_plan(
         "min.cleanable.dirty.ratio": str(dirty_ratio),
     }
     plan = [
-        TopicSpec(topic_name(kind, prefix), partitions, replication, dict(deleting))
+        TopicSpec(topic_name(kind, prefix), _partitions(kind, partitions), replication, dict(deleting))
         for kind in (*CORE_TOPICS, *INTERNAL_TOPICS)
     ]
     plan += [
@@ -96,11 +96,18 @@ def pipeline_plan(
     ]
     if app_id:
         plan += [
-            TopicSpec(f"{app_id}-{table}-changelog", partitions, replication, {"cleanup.policy": "compact"})
-            for table, _ in TABLES
+            TopicSpec(f"{app_id}-{table}-changelog", _partitions(source, partitions), replication,
+                      {"cleanup.policy": "compact"})
+            for table, source in TABLES
         ]
         plan.append(TopicSpec(f"{app_id}-__assignor-__leader", 1, replication, {}))
     return plan
+
+
+def _partitions(kind: str, partitions: int) -> int:
+    """Stage 3 reads ``stats-inputs`` as one partition (group and tenant statistics gather actions
+    of many agents), so it and its table's changelog have one whatever ``--partitions`` says."""
+    return 1 if kind == "stats-inputs" else partitions
 
 
 def create_plan(

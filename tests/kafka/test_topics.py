@@ -42,6 +42,8 @@ def test_the_plan_has_every_topic_with_its_settings() -> None:
         "cleanup.policy": "compact", "segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.1"
     }
     assert plan["p-agents-changelog"].partitions == 3 and plan["p-__assignor-__leader"].partitions == 1
+    # Stage 3 needs its input in one partition: the topic and its table's changelog keep one.
+    assert plan["p.stats-inputs"].partitions == plan["p-statistics-changelog"].partitions == 1
 
 
 def test_print_shows_the_plan_and_never_contacts_the_cluster() -> None:
