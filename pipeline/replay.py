@@ -25,6 +25,7 @@ from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argum
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
+from pipeline.stats.late_watch import watch_replay
 from pipeline.stats.ordered import OrderedStats
 
 Sink = Callable[[dict], None]
@@ -97,6 +98,7 @@ def replay(
     progress: Callable[[int], None] | None = None,
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS,
     wall_ms: int | None = None,
+    on_late: Sink | None = None,
 ) -> ReplaySummary:
     """Run events through the core (and the statistics when ``on_stat`` is given).
 
@@ -109,6 +111,7 @@ def replay(
     driver = CoreDriver(config.capacity)
     stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
     clock = 0  # the event clock: largest EventTime seen
+    watch_replay(driver.buffer, stage3, on_late, lambda: clock)  # late records (<prefix>.late's)
 
     def to_stats(applied: tuple[list, list[dict]]) -> None:
         for rec in applied[1]:
@@ -201,6 +204,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dead-letter events further ahead of the event clock (the largest EventTime accepted, "
         "never later than now) than this: 1d (default), 36h, 90m, 600s, or off",
     )
+    parser.add_argument(
+        "--late-out", type=Path,
+        help="write late records here (JSON Lines, as <prefix>.late: inputs later than the reorder "
+        "window; with --stats-out, actions whose interval had closed)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -235,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     outs = [_open_out(p) for p in (args.actions_out, args.stats_out, args.dead_letters_out)]
     actions_fh, stats_fh, dead_fh = outs
+    late_fh = _open_out(getattr(args, "late_out", None))
+    outs.append(late_fh)
     dead_sink = _writer(dead_fh)
     first_bad: list[str] = []
     if dead_sink is None:
@@ -268,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
             progress=bar.update if bar is not None else None,
             future_tolerance_ms=args.future_tolerance,
             wall_ms=int(time.time() * 1000),
+            on_late=_writer(late_fh),
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)

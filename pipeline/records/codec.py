@@ -218,6 +218,8 @@ def to_json(record: dict[str, Any]) -> str:
             out[key] = to_iso(value)
         elif key == "State" and isinstance(value, dict):
             out[key] = state_for_output(value)
+        elif key == "Action" and isinstance(value, dict):  # a LateRecord's action record
+            out[key] = json.loads(to_json(value))
         elif isinstance(value, bytes | bytearray | memoryview):
             raw = bytes(value)
             try:
@@ -249,6 +251,8 @@ def record_from_json(record_type: str, line: str | bytes) -> dict[str, Any]:
             obj[key] = parse_time(obj[key], key)
     if record_type == "StatValue" and isinstance(obj.get("State"), dict):
         obj["State"] = state_from_output(obj["State"])
+    if record_type == "LateRecord" and isinstance(obj.get("Action"), dict):
+        obj["Action"] = record_from_json("ActionRecord", json.dumps(obj["Action"]))
     if record_type == "DeadLetter" and isinstance(obj.get("Payload"), str):
         encoding = obj.pop("PayloadEncoding", None)
         if encoding == "base64":

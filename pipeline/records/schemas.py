@@ -1,4 +1,4 @@
-"""The four Avro schemas (``schemas/*.avsc``), loaded once and shared by every codec.
+"""The Avro schemas (``schemas/*.avsc``), loaded once and shared by every codec.
 
 An installed wheel carries the ``.avsc`` files as ``pipeline/_schemas`` (pyproject force-include);
 an editable install or a plain checkout has them in the repository's ``schemas/``. We look in that
@@ -25,7 +25,7 @@ from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
 #: The record types, by their Avro name (also the ``.avsc`` file stem).
-RECORD_TYPES: tuple[str, ...] = ("ReportingEvent", "ActionRecord", "StatValue", "DeadLetter")
+RECORD_TYPES: tuple[str, ...] = ("ReportingEvent", "ActionRecord", "StatValue", "DeadLetter", "LateRecord")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

@@ -32,7 +32,7 @@ from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, eva
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.codec import encode
 from pipeline.records.keys import action_key, agent_key
-from pipeline.stream import delivery
+from pipeline.stream import delivery, late
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     table = delivery.JsonTable(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
     sources = settings.partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
+    late_out = late.sink(app, topics)  # <prefix>.late (pipeline.stream.late)
 
     def state_of(item: dict) -> dict | None:
         return table[agent_key(item["TenantID"], item["AgentID"]).encode()]
@@ -142,6 +143,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 before = part.buffer.late
                 released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
                 counts["late"] += part.buffer.late - before
+                late_out.stage2(part.buffer, before, item, wrapped.get("Source"))
                 held = []
                 part.last_input = now
                 if part.oldest_wait is None:

@@ -105,7 +105,11 @@ def create_app(
         "key_serializer": "raw",
         "value_serializer": "raw",
         "topic_partitions": 1,
-        "topic_replication_factor": 1,
+        # Changelogs and faust's own topics replicate as the worker was told (default: the broker's
+        # default.replication.factor, resolved by the worker); nothing is declared when the
+        # cluster's topics are managed elsewhere (--no-create-topics).
+        "topic_replication_factor": settings.replication_factor,
+        "topic_allow_declare": settings.create_topics,
         "table_standby_replicas": 0,
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "at_least_once",

@@ -29,8 +29,9 @@ class Settings:
     config: Config
     #: Topic prefix: ``<prefix>.events``, ``<prefix>.actions``…
     prefix: str = "mediastat"
-    #: faust app id = consumer group; one per independent pipeline on a cluster.
-    app_id: str = "mediastat"
+    #: faust app id = consumer group and the changelog topics' prefix; one per independent pipeline
+    #: on a cluster. None: the topic prefix, so two prefixes never share a group or changelogs.
+    app_id: str | None = None
     #: RocksDB state directory (None: ``$MEDIASTAT_HOME/state``).
     data_dir: Path | None = None
     #: Statistics clock: wall time (live) or the event clock (backfill through Kafka, as replay).
@@ -40,6 +41,18 @@ class Settings:
     partitions: Mapping[str, int] = field(default_factory=dict)
     #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
+
+    # --- topics (issue 12) ---------------------------------------------------------------------
+    #: Replication factor of the topics faust creates (table changelogs, the assignor's topic). The
+    #: worker resolves "the broker's default" to a number: faust cannot ask the broker for -1.
+    replication_factor: int = 1
+    #: False (``--no-create-topics``): topics are managed elsewhere; faust declares nothing either.
+    create_topics: bool = True
+
+    def __post_init__(self) -> None:
+        if self.app_id is None:
+            object.__setattr__(self, "app_id", self.prefix)
+    # --- end of topics ----------------------------------------------------------------------------
 
     def partitions_of(self, topic: str) -> int | None:
         """Partitions of an input topic as the worker found them (None: faust's default)."""

@@ -40,7 +40,7 @@ from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
-from pipeline.stream import delivery
+from pipeline.stream import delivery, late
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.stats_inputs))
     sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
+    late_out = late.sink(app, topics)  # <prefix>.late (pipeline.stream.late)
 
     async def publish(records: list[dict]) -> None:
         counts["records"] += len(records)
@@ -163,6 +164,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         part = partitions.get(number)
         if part is None:
             part = partitions[number] = _PartitionStats(number, config, sources)
+            late_out.watch(part.stats)
             prefix = f"{number}|".encode()
             part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
         return part

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="RocksDB state directory (default: $MEDIASTAT_HOME/state)"
     )
     parser.add_argument(
-        "--app-id", default="mediastat", help="Faust app id = consumer group (default mediastat)"
+        "--app-id", default=None,
+        help="Faust app id = consumer group and changelog topics' prefix (default: the topic prefix)",
     )
     parser.add_argument(
         "--config", type=Path, help="statistics/capacity/groups YAML (default: the shipped starter)"
@@ -40,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dead-letter events further ahead of the wall clock than this, on either --clock: "
         "1d (default), 36h, 90m, 600s, or off",
     )
+    # --- topics (issue 12) ---------------------------------------------------------------------
+    from pipeline.kafka.admin import add_plan_arguments
+
+    add_plan_arguments(parser)
+    parser.add_argument(
+        "--no-create-topics", action="store_true",
+        help="create no topic (they are managed elsewhere, e.g. with `mediastat topics`): check that "
+        "they exist and stop with their names when some do not",
+    )
+    # --- end of topics ----------------------------------------------------------------------------
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
     parser.add_argument(
         "--web-port",
@@ -60,18 +71,19 @@ def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> S
         bootstrap=bootstrap,
         config=config,
         prefix=prefix,
-        app_id=args.app_id,
+        app_id=args.app_id or prefix,
         data_dir=args.data_dir,
         clock=args.clock,
         partitions=partition_counts(bootstrap, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
+        replication_factor=getattr(args, "resolved_replication", 1),
+        create_topics=not getattr(args, "no_create_topics", False),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.kafka.admin import ensure_pipeline_topics
     from pipeline.stats.config import ConfigError, load_config
     from pipeline.stream.app import create_app
 
@@ -85,10 +97,11 @@ def run(args: argparse.Namespace) -> int:
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
-    ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
+    if not prepare_topics(args, bootstrap, config):
+        return 1
     settings = settings_from(args, bootstrap, config)
     app, topics = create_app(settings)
-    print(f"mediastat worker: {args.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
+    print(f"mediastat worker: {settings.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
     if args.web_port >= 0:
         from pipeline.web.attach import attach
 
@@ -96,3 +109,39 @@ def run(args: argparse.Namespace) -> int:
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()  # returns via SystemExit when the worker stops
     return 0
+
+
+def prepare_topics(args: argparse.Namespace, bootstrap: str, config: Config) -> bool:
+    """Create the missing topics of the plan, or with ``--no-create-topics`` check they all exist
+    (faust's changelogs too: it declares nothing then). Resolves the replication factor faust uses
+    (``args.resolved_replication``). False: topics are missing, and the worker said which."""
+    from pipeline.kafka import admin
+
+    prefix = admin.topic_prefix(args.prefix)
+    app_id = args.app_id or prefix
+    if args.no_create_topics:
+        plan = admin.plan_from(args, config.stat_types, app_id)
+        missing = admin.missing_topics(bootstrap, [spec.name for spec in plan])
+        if missing:
+            print(
+                f"mediastat worker: --no-create-topics, and these topics do not exist on {bootstrap}: "
+                f"{', '.join(missing)} (create them, e.g. `mediastat topics --app-id {app_id}`)",
+                file=sys.stderr,
+            )
+            return False
+    else:
+        # Not faust's topics: faust creates its changelogs with the partitions of their tables.
+        admin.create_plan(bootstrap, admin.plan_from(args, config.stat_types, None), compare=False)
+    rf = args.replication_factor
+    if rf is None:
+        try:
+            rf = admin.broker_default_replication(bootstrap)
+        except Exception as exc:  # e.g. no DescribeConfigs permission on a secured cluster
+            print(
+                f"mediastat worker: cannot read the broker's default.replication.factor on {bootstrap} "
+                f"({exc}); pass --replication-factor N",
+                file=sys.stderr,
+            )
+            return False
+    args.resolved_replication = rf
+    return True

@@ -147,3 +147,28 @@ def with_nulls(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
 
     fields = load_schema(record_type).raw["fields"]
     return {f["name"]: record.get(f["name"], f.get("default")) for f in fields}
+
+
+# LateRecord (<prefix>.late): the full one embeds an action record as a decoder returns it.
+MINIMAL["LateRecord"] = {
+    "LateID": "agents/e-9",
+    "Stage": "agents",
+    "Reason": "reorder-window",
+    "Detail": "event EventAgentReady for agent a1 came after input up to 09:00:10 was applied",
+    "EventTime": T0,
+    "LatenessMs": 10_000,
+    "EmittedAt": T0 + 11_000,
+}
+FULL["LateRecord"] = {
+    **MINIMAL["LateRecord"],
+    "LateID": "statistics/a-2",
+    "Stage": "statistics",
+    "Reason": "interval-closed",
+    "TenantID": "t1",
+    "AgentID": "a1",
+    "InteractionID": "i1",
+    "SourceEvent": "EventPartyRemoved",
+    "Actions": ["HandlingInbound"],
+    "Action": with_nulls("ActionRecord", FULL["ActionRecord"]),
+    "Input": '{"Event":"EventAgentReady"}',
+}

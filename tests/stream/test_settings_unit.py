@@ -29,7 +29,10 @@ def test_two_apps_in_one_process_follow_their_own_settings(tmp_path: Path) -> No
     app_b, topics_b = create_app(no_statistics)
     assert dict(os.environ) == before, "building an app must not write the environment"
     assert (topics_a.events, topics_b.events) == ("a.events", "b.events")
-    assert (app_a.conf.id, app_b.conf.id) == ("mediastat", "other")
+    # No app id given: the prefix, so pipelines of different prefixes never share a consumer group
+    # or changelog topics (issue 12).
+    assert (app_a.conf.id, app_b.conf.id) == ("a", "other")
+    assert app_a.tables["interactions"].changelog_topic.get_topic_name() == "a-interactions-changelog"
     assert "stage3-statistics" in app_a.agents  # the starter has statistics
     assert "stage3-statistics" not in app_b.agents  # this configuration has none
     assert app_b.tables["interactions"].partitions == 3  # as the worker found the events topic
@@ -67,3 +70,17 @@ def test_the_worker_builds_its_settings_from_its_options(monkeypatch, tmp_path: 
     )
     assert asked == [["p.events", "p.agent-inputs", "p.stats-inputs"]]
     assert settings.partitions_of("p.events") == 4 and settings.partitions_of("p.actions") is None
+
+
+def test_faust_topics_replicate_as_told_and_nothing_is_declared_without_create_topics(tmp_path: Path) -> None:
+    """The worker resolves the replication factor (its option, else the broker's default) and faust
+    creates changelogs and its leader topic with it; ``--no-create-topics`` stops faust declaring."""
+    settings = Settings(
+        bootstrap="127.0.0.1:9", config=load_config(None), prefix="rf", data_dir=tmp_path,
+        replication_factor=3, create_topics=False,
+    )
+    app, _ = create_app(settings)
+    assert app.conf.id == "rf"
+    assert app.conf.topic_replication_factor == 3 and app.conf.topic_allow_declare is False
+    default, _ = create_app(Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path))
+    assert default.conf.topic_allow_declare is True and default.conf.id == "mediastat"
