@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka import client
+from pipeline.kafka.bootstrap import NoKafka
+from pipeline.kafka.client import KafkaClient, as_client
 
 DEFAULT_PREFIX = "mediastat"
 PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
@@ -45,7 +47,7 @@ def core_topics(prefix: str | None = None) -> list[str]:
 
 
 def ensure_topics(
-    bootstrap: str,
+    bootstrap: str | KafkaClient,
     names: Iterable[str],
     *,
     partitions: int = 1,
@@ -57,8 +59,8 @@ def ensure_topics(
     names = list(dict.fromkeys(names))
     if not names:
         return []
-    client = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(client.list_topics(timeout=timeout).topics)
+    admin = AdminClient(as_client(bootstrap).admin())
+    existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
         NewTopic(name, num_partitions=partitions, replication_factor=replication, config=dict(config or {}))
         for name in names
@@ -67,7 +69,7 @@ def ensure_topics(
     if not wanted:
         return []
     created = []
-    for name, future in client.create_topics(wanted, operation_timeout=timeout).items():
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
         try:
             future.result(timeout=timeout)
             created.append(name)
@@ -77,14 +79,19 @@ def ensure_topics(
     return created
 
 
-def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, int]:
+def partition_counts(
+    bootstrap: str | KafkaClient, names: Iterable[str], timeout: float = 30.0
+) -> dict[str, int]:
     """Partitions of each existing topic among ``names``."""
-    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout).topics
+    topics = AdminClient(as_client(bootstrap).admin()).list_topics(timeout=timeout).topics
     return {name: len(topics[name].partitions) for name in names if name in topics}
 
 
 def ensure_pipeline_topics(
-    bootstrap: str, prefix: str | None = None, stat_types: Iterable[str] = (), partitions: int = 1
+    bootstrap: str | KafkaClient,
+    prefix: str | None = None,
+    stat_types: Iterable[str] = (),
+    partitions: int = 1,
 ) -> list[str]:
     """The four core topics, the internal ones, and one compacted topic per stat type."""
     names = core_topics(prefix) + [topic_name(kind, prefix) for kind in INTERNAL_TOPICS]
@@ -102,6 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--prefix", help=f"topic prefix (default: ${PREFIX_ENV} or {DEFAULT_PREFIX})")
     parser.add_argument("--partitions", type=int, default=1, help="partitions of new topics (default 1)")
     parser.add_argument(
@@ -115,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = client.connect(args)
     except NoKafka as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 1
@@ -126,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 2
-    created = ensure_pipeline_topics(bootstrap, args.prefix, stat_types, partitions=args.partitions)
+    created = ensure_pipeline_topics(kafka, args.prefix, stat_types, partitions=args.partitions)
     for name in created:
         print(f"created {name}")
-    print(f"topics ready on {bootstrap} (prefix {topic_prefix(args.prefix)})", file=sys.stderr)
+    print(f"topics ready on {kafka.describe()} (prefix {topic_prefix(args.prefix)})", file=sys.stderr)
     return 0

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka import client
+from pipeline.kafka.bootstrap import NoKafka
+from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--prefix", help="topic prefix (default: $MEDIASTAT_TOPIC_PREFIX or mediastat)")
     parser.add_argument(
         "--data-dir", type=Path, help="RocksDB state directory (default: $MEDIASTAT_HOME/state)"
@@ -50,20 +53,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> Settings:
+def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config: Config) -> Settings:
     """The worker's options, resolved: prefix and data directory defaults, input partition counts."""
     from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
 
     prefix = topic_prefix(args.prefix)
     inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
+    kafka = as_client(bootstrap)
     return Settings(
-        bootstrap=bootstrap,
+        bootstrap=kafka.bootstrap,
+        kafka=kafka,
         config=config,
         prefix=prefix,
         app_id=args.app_id,
         data_dir=args.data_dir,
         clock=args.clock,
-        partitions=partition_counts(bootstrap, inputs),
+        partitions=partition_counts(kafka, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
     )
 
@@ -81,14 +86,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 2
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = client.connect(args)  # settings, then one metadata request: a wrong password stops here
+        kafka.aiokafka()  # properties the stream client cannot honour are refused now, not ignored
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
-    ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
-    settings = settings_from(args, bootstrap, config)
+    ensure_pipeline_topics(kafka, args.prefix, config.stat_types)
+    settings = settings_from(args, kafka, config)
     app, topics = create_app(settings)
-    print(f"mediastat worker: {args.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
+    print(
+        f"mediastat worker: {args.app_id} on {kafka.describe()}, events from {topics.events}", file=sys.stderr
+    )
     if args.web_port >= 0:
         from pipeline.web.attach import attach
 
