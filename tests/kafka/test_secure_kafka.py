@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -72,13 +75,29 @@ class Commands:
             self.argv(command, *args), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=self.env
         )
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, web_port: int = -1) -> subprocess.Popen:
         log = open(self.workdir / f"{self.prefix}-worker.log", "w")
         args = ["--app-id", f"{self.prefix}-app", "--data-dir", str(self.workdir / self.prefix)]
-        args += ["--config", str(CONFIG), "--clock", "event", "--loglevel", "warning", "--web-port", "-1"]
+        args += ["--config", str(CONFIG), "--clock", "event", "--loglevel", "warning"]
+        args += ["--web-port", str(web_port)]
         return subprocess.Popen(
             self.argv("worker", *args), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self.env
         )
+
+
+def wallboard_health(log_path: Path, worker: subprocess.Popen, timeout_s: float = 90.0) -> dict:
+    """The worker's ``/health`` once its reader has read statistics (or the last answer at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    health: dict = {}
+    while time.monotonic() < deadline and worker.poll() is None:
+        found = re.search(r"wallboard: (http://127\.0\.0\.1:\d+/)", log_path.read_text(errors="replace"))
+        if found:
+            with urllib.request.urlopen(found.group(1) + "health", timeout=10) as answer:
+                health = json.loads(answer.read())
+            if health.get("statistic_records_read"):
+                return health
+        time.sleep(1)
+    return health
 
 
 def _connections(kafka: SecureKafka, tmp_path: Path) -> dict[str, tuple[dict[str, str], Path | None]]:
@@ -123,13 +142,15 @@ def test_topics_feed_and_tail_over_a_secured_listener(
 def test_a_worker_over_a_secured_listener_turns_events_into_actions(
     secure_kafka: SecureKafka, tmp_path: Path, protocol: str
 ) -> None:
-    """faust (aiokafka) with the same settings as the confluent clients: events in, actions out."""
+    """faust (aiokafka) with the same settings as the confluent clients: events in, actions out; and
+    the wallboard's reader (aiokafka too) reads the statistic topics through the same listener."""
     want, _ = run_replay(EVENTS, CONFIG)
     env, config = _connections(secure_kafka, tmp_path)[protocol]
     cmd = Commands(secure_kafka, tmp_path, env, config)
     fed = cmd.run("feed", str(EVENTS))
     assert fed.returncode == 0, fed.stderr
-    worker = cmd.start_worker()
+    worker = cmd.start_worker(web_port=0)
+    log_path = tmp_path / f"{cmd.prefix}-worker.log"
     try:
         got = read_topics(
             secure_kafka.plaintext,
@@ -139,6 +160,7 @@ def test_a_worker_over_a_secured_listener_turns_events_into_actions(
             timeout_s=150,
             alive=lambda: worker.poll() is None,
         )
+        health = wallboard_health(log_path, worker)
     finally:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -147,8 +169,9 @@ def test_a_worker_over_a_secured_listener_turns_events_into_actions(
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    log = (tmp_path / f"{cmd.prefix}-worker.log").read_text(errors="replace")
+    log = log_path.read_text(errors="replace")
     assert sorted(canonical(r) for _, r in got) == sorted(map(canonical, want)), log[-3000:]
+    assert health["statistic_records_read"] > 0 and health["values"] > 0, (health, log[-3000:])
     assert f"on {env.get('KAFKA_BOOTSTRAP_SERVERS') or secure_kafka.sasl_plaintext} ({protocol}" in log
     assert USERS["alice"] not in log
 
