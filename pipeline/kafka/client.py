@@ -188,20 +188,23 @@ class KafkaClient:
             return None
         props = self.properties
         ca = props.get("ssl.ca.location")
-        context = ssl.create_default_context(
-            ssl.Purpose.SERVER_AUTH, cafile=ca if ca and ca != "probe" else None
-        )
-        if props.get("ssl.endpoint.identification.algorithm", "https").lower() == "none":
-            context.check_hostname = False
-        if props.get("enable.ssl.certificate.verification", "true").lower() == "false":
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if "ssl.certificate.location" in props:
-            context.load_cert_chain(
-                props["ssl.certificate.location"],
-                props.get("ssl.key.location"),
-                props.get("ssl.key.password"),
+        try:
+            context = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=ca if ca and ca != "probe" else None
             )
+            if props.get("ssl.endpoint.identification.algorithm", "https").lower() == "none":
+                context.check_hostname = False
+            if props.get("enable.ssl.certificate.verification", "true").lower() == "false":
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if "ssl.certificate.location" in props:
+                context.load_cert_chain(
+                    props["ssl.certificate.location"],
+                    props.get("ssl.key.location"),
+                    props.get("ssl.key.password"),
+                )
+        except (ssl.SSLError, OSError) as exc:  # a file that is not PEM, a wrong key password…
+            raise KafkaConfigError(f"TLS settings unusable ({ca or 'system CAs'}): {exc}") from None
         return context
 
     def aiokafka(self) -> dict[str, Any]:
@@ -267,7 +270,10 @@ class KafkaClient:
 
         errors: list[KafkaError] = []
         # log_level 0: this probe's failures are reported by the exception below, not by librdkafka.
-        probe = Producer(self.producer({"error_cb": errors.append, "log_level": 0}))
+        try:
+            probe = Producer(self.producer({"error_cb": errors.append, "log_level": 0}))
+        except KafkaException as exc:  # librdkafka refused a property (unknown name, unreadable file…)
+            raise KafkaConfigError(f"Kafka client settings: {_one_line(exc.args[0])}") from None
         deadline = time.monotonic() + timeout
         while True:
             try:

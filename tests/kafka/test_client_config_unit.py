@@ -178,6 +178,18 @@ def test_a_security_property_aiokafka_cannot_honour_stops_the_worker_side() -> N
         kafka.faust_options()
 
 
+def test_a_ca_file_that_is_not_a_certificate_is_a_configuration_error(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    kafka = KafkaClient("k:9093", {"security.protocol": "SSL", "ssl.ca.location": str(ca)})
+    with pytest.raises(KafkaConfigError, match="TLS settings unusable"):
+        kafka.aiokafka()
+    with pytest.raises(KafkaConfigError, match="ssl.ca.location"):
+        kafka.verify(timeout=1)  # librdkafka's refusal, as one line rather than a traceback
+    with pytest.raises(KafkaConfigError, match="No such configuration property: \"no.such.property\""):
+        KafkaClient("k:9093", {"no.such.property": "1"}).verify(timeout=1)
+
+
 def test_every_kafka_command_takes_kafka_config(tmp_path: Path) -> None:
     from pipeline.cli import build_parser
 
