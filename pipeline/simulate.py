@@ -714,6 +714,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="--live: Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    parser.add_argument(
+        "--kafka-config",
+        metavar="FILE",
+        help="--live: Kafka client properties, librdkafka names (see `mediastat feed --help`)",
+    )
     parser.add_argument("--prefix", help="--live: topic prefix (default: mediastat)")
     parser.add_argument(
         "--write-config",
@@ -776,19 +781,20 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.admin import topic_name
-    from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+    from pipeline.kafka.bootstrap import NoKafka
+    from pipeline.kafka.client import connect
     from pipeline.kafka.feed import Feeder
     from pipeline.records.codec import encode
     from pipeline.records.keys import event_key
     from pipeline.records.validation import validate_event
 
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = connect(args)
     except NoKafka as exc:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 1
     topic = topic_name("events", args.prefix)
-    feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), source="simulate")
+    feeder = Feeder(kafka, topic, topic_name("dead-letters", args.prefix), source="simulate")
     now = int(time.time() * 1000)
     sim = Simulator(args.agents, args.hours, args.per_hour, args.seed, start=now)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: flush what was produced

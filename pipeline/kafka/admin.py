@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka import client
+from pipeline.kafka.bootstrap import NoKafka
+from pipeline.kafka.client import KafkaClient, as_client
 
 DEFAULT_PREFIX = "mediastat"
 PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
@@ -111,7 +113,7 @@ def _partitions(kind: str, partitions: int) -> int:
 
 
 def create_plan(
-    bootstrap: str, plan: Iterable[TopicSpec], timeout: float = 30.0, compare: bool = True
+    bootstrap: str | KafkaClient, plan: Iterable[TopicSpec], timeout: float = 30.0, compare: bool = True
 ) -> tuple[list[str], list[str]]:
     """Create the topics of ``plan`` that do not exist; returns (created, differences).
 
@@ -153,13 +155,13 @@ def differences(client: AdminClient, specs: list[TopicSpec], metadata, timeout: 
     return out
 
 
-def missing_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> list[str]:
+def missing_topics(bootstrap: str | KafkaClient, names: Iterable[str], timeout: float = 30.0) -> list[str]:
     """Which of ``names`` do not exist (the worker's check under ``--no-create-topics``)."""
     existing = set(_admin(bootstrap).list_topics(timeout=timeout).topics)
     return [n for n in names if n not in existing]
 
 
-def broker_default_replication(bootstrap: str, timeout: float = 30.0) -> int:
+def broker_default_replication(bootstrap: str | KafkaClient, timeout: float = 30.0) -> int:
     """The broker's ``default.replication.factor`` (what RF -1 gives): faust's own topic creation
     cannot ask for -1, so the worker passes it this number instead."""
     client = _admin(bootstrap)
@@ -170,8 +172,8 @@ def broker_default_replication(bootstrap: str, timeout: float = 30.0) -> int:
     return int(entry.value) if entry is not None and entry.value else 1
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap})
+def _admin(bootstrap: str | KafkaClient) -> AdminClient:
+    return AdminClient(as_client(bootstrap).admin())
 
 
 def duration_ms(text: str) -> int | None:
@@ -249,7 +251,7 @@ def core_topics(prefix: str | None = None) -> list[str]:
 
 
 def ensure_topics(
-    bootstrap: str,
+    bootstrap: str | KafkaClient,
     names: Iterable[str],
     *,
     partitions: int = 1,
@@ -289,14 +291,19 @@ def _create(client: AdminClient, wanted: list[NewTopic], timeout: float) -> list
     return created
 
 
-def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, int]:
+def partition_counts(
+    bootstrap: str | KafkaClient, names: Iterable[str], timeout: float = 30.0
+) -> dict[str, int]:
     """Partitions of each existing topic among ``names``."""
     topics = _admin(bootstrap).list_topics(timeout=timeout).topics
     return {name: len(topics[name].partitions) for name in names if name in topics}
 
 
 def ensure_pipeline_topics(
-    bootstrap: str, prefix: str | None = None, stat_types: Iterable[str] = (), partitions: int = 1
+    bootstrap: str | KafkaClient,
+    prefix: str | None = None,
+    stat_types: Iterable[str] = (),
+    partitions: int = 1,
 ) -> list[str]:
     """The four core topics, the internal ones, and one compacted topic per stat type (the plan's
     defaults); :func:`create_plan` for the rest."""
@@ -307,6 +314,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--prefix", help=f"topic prefix (default: ${PREFIX_ENV} or {DEFAULT_PREFIX})")
     parser.add_argument("--partitions", type=int, default=1, help="partitions of new topics (default 1)")
     parser.add_argument(
@@ -343,12 +351,13 @@ def run(args: argparse.Namespace) -> int:
             print(spec.describe())
         return 0
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = client.connect(args)
     except NoKafka as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 1
+    bootstrap = kafka.describe()
     try:
-        created, differ = create_plan(bootstrap, plan)
+        created, differ = create_plan(kafka, plan)
     except KafkaException as exc:  # e.g. a replication factor above the number of brokers
         print(f"mediastat topics: cannot create topics on {bootstrap}: {exc.args[0].str()}", file=sys.stderr)
         return 1

@@ -28,8 +28,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KAFKA_VERSION = "3.9.2"
@@ -143,6 +143,8 @@ class BrokerState:
     state_dir: str
     log_file: str
     started_at: float
+    #: Extra listeners of a secured private broker (:class:`SecureListeners`): protocol → host:port.
+    listeners: dict[str, str] = field(default_factory=dict)
 
     def save(self) -> None:
         path = Path(self.state_dir) / STATE_FILE
@@ -219,19 +221,87 @@ def new_cluster_id() -> str:
             return cid
 
 
-def server_properties(data_dir: Path, broker_port: int, controller_port: int) -> str:
-    """A combined broker+controller config sized for one developer machine (1 partition, RF 1)."""
+@dataclass(frozen=True)
+class SecureListeners:
+    """Secured listeners a private broker opens besides PLAINTEXT (the tests of SASL and TLS use them).
+
+    ``scram_users`` (name → password) get SCRAM-SHA-256 and SCRAM-SHA-512 credentials when the storage
+    is formatted (KRaft keeps them in its metadata log, so they are added only to new storage) and
+    open a ``SASL_PLAINTEXT`` listener; a PKCS12 ``keystore`` with the broker's key and certificate
+    opens an ``SSL`` listener, and ``SASL_SSL`` when there are users too. The inter-broker and
+    controller listeners stay PLAINTEXT: one node, nothing to secure between itself.
+    """
+
+    scram_users: Mapping[str, str] = field(default_factory=dict)
+    keystore: Path | None = None
+    keystore_password: str = ""
+
+    def protocols(self) -> list[str]:
+        out = ["SASL_PLAINTEXT"] if self.scram_users else []
+        if self.keystore is not None:
+            out += ["SSL", "SASL_SSL"] if self.scram_users else ["SSL"]
+        return out
+
+    def scram_arguments(self) -> list[str]:
+        """``--add-scram`` arguments of ``kafka-storage format`` for every user and mechanism."""
+        return [
+            arg
+            for name, password in self.scram_users.items()
+            for mechanism in SCRAM_MECHANISMS
+            for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
+
+    def properties(self) -> list[str]:
+        lines: list[str] = []
+        if self.scram_users:
+            lines.append(f"sasl.enabled.mechanisms={','.join(SCRAM_MECHANISMS)}")
+            for listener in (p for p in self.protocols() if p.startswith("SASL_")):
+                for mechanism in SCRAM_MECHANISMS:
+                    lines.append(
+                        f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config="
+                        "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                    )
+        if self.keystore is not None:
+            lines += [
+                "ssl.keystore.type=PKCS12",
+                f"ssl.keystore.location={self.keystore}",
+                f"ssl.keystore.password={self.keystore_password}",
+                f"ssl.key.password={self.keystore_password}",
+                "ssl.client.auth=none",
+            ]
+        return lines
+
+
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def server_properties(
+    data_dir: Path,
+    broker_port: int,
+    controller_port: int,
+    secure: SecureListeners | None = None,
+    secure_ports: Mapping[str, int] | None = None,
+) -> str:
+    """A combined broker+controller config sized for one developer machine (1 partition, RF 1).
+
+    ``secure``/``secure_ports`` (protocol → port) add the listeners of :class:`SecureListeners`.
+    """
+    extra = dict(secure_ports or {})
+    listeners = [f"PLAINTEXT://127.0.0.1:{broker_port}"]
+    listeners += [f"{protocol}://127.0.0.1:{port}" for protocol, port in extra.items()]
+    protocol_map = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"] + [f"{p}:{p}" for p in extra]
     return "\n".join(
         [
             "# Written by `mediastat broker start`; rewritten on every start (ports may change).",
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{broker_port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker_port}",
+            f"listeners={','.join(listeners)},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners={','.join(listeners)}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"listener.security.protocol.map={','.join(protocol_map)}",
+            *(secure.properties() if secure is not None else []),
             f"log.dirs={data_dir}",
             "num.partitions=1",
             "default.replication.factor=1",
@@ -295,8 +365,12 @@ def start(
     timeout: float = 90.0,
     heap: str = "1g",
     log: Log = _say,
+    secure: SecureListeners | None = None,
 ) -> BrokerState:
-    """Start the broker of ``state_dir`` (or return the running one) and wait until it serves metadata."""
+    """Start the broker of ``state_dir`` (or return the running one) and wait until it serves metadata.
+
+    ``secure`` adds SASL/TLS listeners (their addresses are in ``BrokerState.listeners``).
+    """
     state_dir = Path(state_dir or default_state_dir()).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     running = running_state(state_dir)
@@ -314,8 +388,14 @@ def start(
         broker_port, controller_port = _free_port(), _free_port()
         while controller_port == broker_port:
             controller_port = _free_port()
+    secure_ports: dict[str, int] = {}
+    for protocol in secure.protocols() if secure is not None else []:
+        port = _free_port()
+        while port in (broker_port, controller_port, *secure_ports.values()):
+            port = _free_port()
+        secure_ports[protocol] = port
     data_dir, props = state_dir / "data", state_dir / PROPS_FILE
-    props.write_text(server_properties(data_dir, broker_port, controller_port))
+    props.write_text(server_properties(data_dir, broker_port, controller_port, secure, secure_ports))
     classpath = f"{libs}/*"
     log4j = DEPLOY_DIR / "log4j.properties"
     jvm = [java, "-Djava.awt.headless=true", f"-Dlog4j.configuration=file:{log4j}"]
@@ -334,6 +414,7 @@ def start(
             cluster_id,
             "-c",
             str(props),
+            *(secure.scram_arguments() if secure is not None else []),
         ]
         result = subprocess.run(fmt, capture_output=True, text=True)
         if result.returncode != 0:
@@ -355,6 +436,7 @@ def start(
         state_dir=str(state_dir),
         log_file=str(log_file),
         started_at=time.time(),
+        listeners={p: f"127.0.0.1:{port}" for p, port in secure_ports.items()},
     )
     state.save()
     log(f"starting Kafka {KAFKA_VERSION} (pid {proc.pid}) on {bootstrap}; log: {log_file}")

@@ -26,8 +26,10 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException, Producer
 from tqdm import tqdm
 
+from pipeline.kafka import client
 from pipeline.kafka.admin import topic_name
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka
+from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records.codec import encode, read_avro_file, to_json
 from pipeline.records.deadletter import MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
@@ -81,16 +83,16 @@ def _avro_records(path: Path) -> Iterator[tuple[int, bytes | dict]]:
 class Feeder:
     """Produces prepared events with confluent-kafka and counts what happened."""
 
-    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, source: str = "") -> None:
+    def __init__(
+        self, bootstrap: str | KafkaClient, topic: str, dead_letter_topic: str, source: str = ""
+    ) -> None:
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
         self.source = source  # the file, as a dead letter's SourceTopic
         self.sent = self.invalid = self.failed = self.too_large = 0
         self.first_error: str | None = None
         # Idempotence keeps input order within a partition even if a batch is retried.
-        self.producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20}
-        )
+        self.producer = Producer(as_client(bootstrap).producer({"enable.idempotence": True, "linger.ms": 20}))
 
     def _delivered(self, err, _msg) -> None:
         if err is not None:
@@ -151,22 +153,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--topic", help="target topic (default: <prefix>.events)")
     parser.add_argument("--prefix", help="topic prefix (default: $MEDIASTAT_TOPIC_PREFIX or mediastat)")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
-    except NoKafka as exc:
-        print(f"mediastat feed: {exc}", file=sys.stderr)
-        return 1
     path: Path = args.file
     if not path.is_file():
         print(f"mediastat feed: {path}: no such file", file=sys.stderr)
         return 1
+    try:
+        kafka = client.connect(args)  # a refused login stops here, before a record is queued
+    except NoKafka as exc:
+        print(f"mediastat feed: {exc}", file=sys.stderr)
+        return 1
     topic = args.topic or topic_name("events", args.prefix)
-    feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), source=str(path))
+    feeder = Feeder(kafka, topic, topic_name("dead-letters", args.prefix), source=str(path))
     is_avro = path.suffix == ".avro"
     started = time.monotonic()
     bar = tqdm(

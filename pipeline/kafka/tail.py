@@ -18,8 +18,9 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaError
 
+from pipeline.kafka import client
 from pipeline.kafka.admin import CORE_TOPICS, topic_name
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka
 from pipeline.records.codec import decode, to_json
 from pipeline.records.errors import BadRecord
 
@@ -54,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--prefix", help="topic prefix for short names (default: mediastat)")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
     parser.add_argument("--max", type=int, default=None, metavar="N", help="stop after N messages")
@@ -65,18 +67,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = client.connect(args)
     except NoKafka as exc:
         print(f"mediastat tail: {exc}", file=sys.stderr)
         return 1
     topic = resolve_topic(args.topic, args.prefix)
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"mediastat-tail-{uuid.uuid4().hex[:12]}",
-            "auto.offset.reset": "earliest" if args.from_beginning else "latest",
-            "enable.auto.commit": False,
-        }
+        kafka.consumer(
+            {
+                "group.id": f"mediastat-tail-{uuid.uuid4().hex[:12]}",
+                "auto.offset.reset": "earliest" if args.from_beginning else "latest",
+                "enable.auto.commit": False,
+            }
+        )
     )
     consumer.subscribe([topic])
     count = 0

@@ -97,7 +97,8 @@ def create_app(
     app_dir = Path(settings.data_dir or default_data_dir()) / settings.app_id
     app_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     options: dict[str, object] = {
-        "broker": broker_url(settings.bootstrap),
+        # broker URL and broker_credentials (SASL/TLS) from the one client configuration
+        **settings.kafka.faust_options(),
         "store": "rocksdb://",
         # One directory per app id: faust lays tables out as <datadir>/v1/tables/<table>-<partition>.db,
         # so two apps sharing a directory would share (and corrupt) each other's tables.

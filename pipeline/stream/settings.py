@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pipeline.kafka.client import KafkaClient
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS
 from pipeline.stats.config import Config
 
@@ -41,6 +42,10 @@ class Settings:
     partitions: Mapping[str, int] = field(default_factory=dict)
     #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
+    #: How every client of the worker reaches Kafka (security included): faust's app, the web
+    #: reader, confluent clients (``settings.kafka.producer({...})``). Left out, a plain connection
+    #: to ``bootstrap``; given, its bootstrap servers must be ``bootstrap``.
+    kafka: KafkaClient | None = None
 
     # --- topics (issue 12) ---------------------------------------------------------------------
     #: Replication factor of the topics faust creates (table changelogs, the assignor's topic). The
@@ -49,10 +54,15 @@ class Settings:
     #: False (``--no-create-topics``): topics are managed elsewhere; faust declares nothing either.
     create_topics: bool = True
 
+    # --- end of topics ----------------------------------------------------------------------------
+
     def __post_init__(self) -> None:
+        if self.kafka is None:
+            object.__setattr__(self, "kafka", KafkaClient(self.bootstrap))
+        elif self.kafka.bootstrap != self.bootstrap:
+            raise ValueError(f"Settings: bootstrap {self.bootstrap!r} but kafka {self.kafka.bootstrap!r}")
         if self.app_id is None:
             object.__setattr__(self, "app_id", self.prefix)
-    # --- end of topics ----------------------------------------------------------------------------
 
     def partitions_of(self, topic: str) -> int | None:
         """Partitions of an input topic as the worker found them (None: faust's default)."""

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka import client
+from pipeline.kafka.bootstrap import NoKafka
+from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local)"
     )
+    client.add_arguments(parser)
     parser.add_argument("--prefix", help="topic prefix (default: $MEDIASTAT_TOPIC_PREFIX or mediastat)")
     parser.add_argument(
         "--data-dir", type=Path, help="RocksDB state directory (default: $MEDIASTAT_HOME/state)"
@@ -61,20 +64,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> Settings:
+def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config: Config) -> Settings:
     """The worker's options, resolved: prefix and data directory defaults, input partition counts."""
     from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
 
     prefix = topic_prefix(args.prefix)
     inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
+    kafka = as_client(bootstrap)
     return Settings(
-        bootstrap=bootstrap,
+        bootstrap=kafka.bootstrap,
+        kafka=kafka,
         config=config,
         prefix=prefix,
         app_id=args.app_id or prefix,
         data_dir=args.data_dir,
         clock=args.clock,
-        partitions=partition_counts(bootstrap, inputs),
+        partitions=partition_counts(kafka, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
         replication_factor=getattr(args, "resolved_replication", 1),
         create_topics=not getattr(args, "no_create_topics", False),
@@ -93,15 +98,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 2
     try:
-        bootstrap = resolve_bootstrap(args.bootstrap)
+        kafka = client.connect(args)  # settings, then one metadata request: a wrong password stops here
+        kafka.aiokafka()  # properties the stream client cannot honour are refused now, not ignored
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
-    if not prepare_topics(args, bootstrap, config):
+    if not prepare_topics(args, kafka, config):
         return 1
-    settings = settings_from(args, bootstrap, config)
+    settings = settings_from(args, kafka, config)
     app, topics = create_app(settings)
-    print(f"mediastat worker: {settings.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
+    print(
+        f"mediastat worker: {settings.app_id} on {kafka.describe()}, events from {topics.events}",
+        file=sys.stderr,
+    )
     if args.web_port >= 0:
         from pipeline.web.attach import attach
 
@@ -111,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_topics(args: argparse.Namespace, bootstrap: str, config: Config) -> bool:
+def prepare_topics(args: argparse.Namespace, bootstrap: str | KafkaClient, config: Config) -> bool:
     """Create the missing topics of the plan, or with ``--no-create-topics`` check they all exist
     (faust's changelogs too: it declares nothing then). Resolves the replication factor faust uses
     (``args.resolved_replication``). False: topics are missing, and the worker said which."""
     from pipeline.kafka import admin
 
+    where = as_client(bootstrap).describe()
     prefix = admin.topic_prefix(args.prefix)
     app_id = args.app_id or prefix
     if args.no_create_topics:
@@ -124,7 +134,7 @@ def prepare_topics(args: argparse.Namespace, bootstrap: str, config: Config) -> 
         missing = admin.missing_topics(bootstrap, [spec.name for spec in plan])
         if missing:
             print(
-                f"mediastat worker: --no-create-topics, and these topics do not exist on {bootstrap}: "
+                f"mediastat worker: --no-create-topics, and these topics do not exist on {where}: "
                 f"{', '.join(missing)} (create them, e.g. `mediastat topics --app-id {app_id}`)",
                 file=sys.stderr,
             )
@@ -138,7 +148,7 @@ def prepare_topics(args: argparse.Namespace, bootstrap: str, config: Config) -> 
             rf = admin.broker_default_replication(bootstrap)
         except Exception as exc:  # e.g. no DescribeConfigs permission on a secured cluster
             print(
-                f"mediastat worker: cannot read the broker's default.replication.factor on {bootstrap} "
+                f"mediastat worker: cannot read the broker's default.replication.factor on {where} "
                 f"({exc}); pass --replication-factor N",
                 file=sys.stderr,
             )

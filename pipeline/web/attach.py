@@ -46,11 +46,12 @@ def consumer_lag(app, inputs: Iterable[str]) -> Mapping[tuple[str, int], int]:
 def attach(app, settings: Any, topics, port: int) -> StatStore:
     """Register the web side's tasks on ``app`` (built from the worker's ``Settings``); returns the store.
 
-    Duck-typed on ``settings`` (``config``, ``bootstrap``) so that ``web`` does not import ``stream``.
+    Duck-typed on ``settings`` (``config``, ``kafka`` or ``bootstrap``) so that ``web`` does not import
+    ``stream``.
     """
     from pipeline.telemetry import STAGES
 
-    config, bootstrap = settings.config, settings.bootstrap
+    config, bootstrap = settings.config, getattr(settings, "kafka", None) or settings.bootstrap
     stat_topics = [topics.stat(name) for name in config.stat_types]
     inputs = [topics.events, topics.agent_inputs, topics.stats_inputs]
     store = store_for(config)

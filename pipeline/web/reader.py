@@ -12,6 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
+from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records.codec import decode
 from pipeline.records.errors import BadRecord
 from pipeline.web.store import StatStore
@@ -19,10 +20,15 @@ from pipeline.web.store import StatStore
 log = logging.getLogger(__name__)
 
 
-async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyncio.Event) -> None:
+async def follow(
+    bootstrap: str | KafkaClient, topics: list[str], store: StatStore, stop: asyncio.Event
+) -> None:
     """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        **as_client(bootstrap).aiokafka(),  # the worker's servers and security settings
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
