@@ -720,6 +720,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the worker configuration for this centre (starter statistics + its groups) and exit",
     )
+    from pipeline.records import serialization as framing
+
+    framing.add_arguments(parser)  # --live: --serialization, --schema-registry-url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -778,7 +781,7 @@ def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.admin import topic_name
     from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
     from pipeline.kafka.feed import Feeder
-    from pipeline.records.codec import encode
+    from pipeline.records import serialization as framing
     from pipeline.records.keys import event_key
     from pipeline.records.validation import validate_event
 
@@ -788,7 +791,12 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 1
     topic = topic_name("events", args.prefix)
-    feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), source="simulate")
+    try:
+        serialization = framing.from_arguments(args)
+        feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), "simulate", serialization)
+    except (ValueError, framing.RegistryUnavailable) as exc:
+        print(f"mediastat simulate: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     now = int(time.time() * 1000)
     sim = Simulator(args.agents, args.hours, args.per_hour, args.seed, start=now)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: flush what was produced
@@ -799,7 +807,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     def send(event: dict) -> None:
         event = validate_event(event)
-        feeder.send(event_key(event).encode(), encode("ReportingEvent", event))
+        feeder.send(event_key(event).encode(), serialization.encode("ReportingEvent", event, topic))
 
     try:
         for event in live_events(sim, args.speed):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS
+from pipeline.records.serialization import Serialization, SingleObject
 from pipeline.stats.config import Config
 
 Clock = Literal["wall", "event"]
@@ -40,6 +41,9 @@ class Settings:
     partitions: Mapping[str, int] = field(default_factory=dict)
     #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
+    #: How records are framed on Kafka (``--serialization``): single-object or Schema Registry;
+    #: every stage encodes and decodes through it (pipeline.records.serialization).
+    serialization: Serialization = field(default_factory=SingleObject)
 
     def partitions_of(self, topic: str) -> int | None:
         """Partitions of an input topic as the worker found them (None: faust's default)."""

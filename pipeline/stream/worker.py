@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.records import serialization as framing
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wallboard, query API and /metrics on 127.0.0.1:PORT, or the next free port "
         "(default 8642; 0: any free port; -1: no web server)",
     )
+    framing.add_arguments(parser)  # --serialization, --schema-registry-url
 
 
 def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> Settings:
@@ -65,7 +67,20 @@ def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> S
         clock=args.clock,
         partitions=partition_counts(bootstrap, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
+        serialization=framing.from_arguments(args),
     )
+
+
+def written_records(settings: Settings) -> list[tuple[str, str]]:
+    """The (record type, topic) pairs the stages write, whose schemas a registry gets at start."""
+    from pipeline.kafka.admin import stat_topic, topic_name
+
+    prefix = settings.prefix
+    return [
+        ("ActionRecord", topic_name("actions", prefix)),
+        ("DeadLetter", topic_name("dead-letters", prefix)),
+        *(("StatValue", stat_topic(name, prefix)) for name in settings.config.stat_types),
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
     ensure_pipeline_topics(bootstrap, args.prefix, config.stat_types)
-    settings = settings_from(args, bootstrap, config)
+    try:
+        settings = settings_from(args, bootstrap, config)
+        framing.prepare(settings.serialization, written_records(settings))
+    except (ValueError, framing.RegistryUnavailable) as exc:
+        print(f"mediastat worker: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     app, topics = create_app(settings)
     print(f"mediastat worker: {args.app_id} on {bootstrap}, events from {topics.events}", file=sys.stderr)
     if args.web_port >= 0:

@@ -12,15 +12,24 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
-from pipeline.records.codec import decode
 from pipeline.records.errors import BadRecord
+from pipeline.records.serialization import Serialization, SingleObject
 from pipeline.web.store import StatStore
 
 log = logging.getLogger(__name__)
 
 
-async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyncio.Event) -> None:
-    """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
+async def follow(
+    bootstrap: str,
+    topics: list[str],
+    store: StatStore,
+    stop: asyncio.Event,
+    serialization: Serialization | None = None,
+) -> None:
+    """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts).
+
+    ``serialization`` is the worker's (either framing is read; default: single-object only)."""
+    serialization = serialization or SingleObject()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
     )
@@ -32,7 +41,7 @@ async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyn
             for messages in batches.values():
                 for msg in messages:
                     try:
-                        _, rec = decode(msg.value, expected="StatValue")
+                        _, rec = serialization.decode(msg.value, msg.topic, expected="StatValue")
                     except BadRecord as bad:
                         log.warning("wallboard: undecodable statistic on %s: %s", msg.topic, bad.reason)
                         continue
