@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +47,12 @@ from pipeline.records import codec
 from pipeline.records.errors import BadRecord
 from pipeline.records.schemas import RECORD_TYPES, load_schema
 from pipeline.records.times import TIME_FIELDS, parse_time
+
+log = logging.getLogger(__name__)
+
+#: Pauses between questions to an unreachable registry (patient instances).
+FIRST_PAUSE_S = 0.5
+MAX_PAUSE_S = 10.0
 
 #: The ``--serialization`` choices; the first is the default.
 FRAMINGS: tuple[str, ...] = ("single-object", "registry")
@@ -161,6 +169,11 @@ class Registry:
     ``schemas`` maps record types to their Avro schema (JSON) to write and to read into; default the
     ``.avsc`` files. ``writes`` is ``registry`` (default) or ``single-object``: a worker given a
     registry URL but told to keep writing single-object messages still reads registry-framed input.
+
+    Only the first message of each schema id asks the registry. If it cannot answer then, a
+    ``patient`` instance (the worker's) asks again with a growing pause, blocking the stage the way
+    an unreadable input must; otherwise :class:`RegistryUnavailable` is raised. A schema id the
+    registry answers it does not know is a bad record, never a reason to wait.
     """
 
     def __init__(
@@ -170,6 +183,7 @@ class Registry:
         writes: str = "registry",
         schemas: Mapping[str, dict[str, Any]] | None = None,
         client: Any = None,
+        patient: bool = False,
     ) -> None:
         if writes not in FRAMINGS:
             raise ValueError(f"unknown framing {writes!r}; expected one of {', '.join(FRAMINGS)}")
@@ -180,8 +194,12 @@ class Registry:
         self._schemas = {name: dict(given.get(name) or load_schema(name).raw) for name in RECORD_TYPES}
         self._writers: dict[tuple[str, str], Callable[[dict[str, Any]], bytes]] = {}
         self._readers: dict[str, Callable[[bytes, str], Any]] = {}
-        self._types: dict[int, str] = {}  # schema id → our record type
+        self._types: dict[tuple[int, str], str] = {}  # (schema id, topic) → our record type
         self._lock = threading.Lock()
+        #: Wait for an unreachable registry rather than fail (a stage must neither dead-letter a
+        #: good record nor skip it because the registry is briefly away); tools fail at once.
+        self.patient = patient
+        self._sleep: Callable[[float], None] = time.sleep
 
     # ------------------------------------------------------------------------------ writing
 
@@ -240,7 +258,7 @@ class Registry:
         if framing_of(raw) != "registry":
             return codec.decode(raw, expected=expected)
         schema_id = registry_schema_id(raw)
-        record_type = self.record_type_of(schema_id)
+        record_type = self.record_type_of(schema_id, topic)
         if expected is not None and record_type != expected:
             raise BadRecord("decode", f"expected a {expected} but schema id {schema_id} is a {record_type}")
         if len(raw) > codec.MAX_MESSAGE_BYTES:
@@ -254,22 +272,36 @@ class Registry:
             ) from None
         return record_type, from_avro(record_type, record)
 
-    def record_type_of(self, schema_id: int) -> str:
-        """Which of our record types schema ``schema_id`` is (asked of the registry once per id)."""
-        known = self._types.get(schema_id)
+    def record_type_of(self, schema_id: int, topic: str = "") -> str:
+        """Which of our record types schema ``schema_id`` is, asked of the registry once per id and
+        topic, exactly as the deserializer then asks for it: that question is answered from the
+        client's cache, so a registry going away between the two cannot fail a good record."""
+        known = self._types.get((schema_id, topic))
         if known is not None:
             return known
+        from confluent_kafka.schema_registry import topic_subject_name_strategy
         from confluent_kafka.schema_registry.error import SchemaRegistryError
+        from confluent_kafka.serialization import MessageField, SerializationContext
 
-        try:
-            schema = self.client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                why = f"unknown schema id {schema_id}: the schema registry at {self.url} does not have it"
-                raise BadRecord("decode", why) from None
-            raise RegistryUnavailable(f"schema registry at {self.url}, id {schema_id}: {exc}") from None
-        except Exception as exc:  # connection refused, timeout, TLS…
-            raise RegistryUnavailable(f"schema registry at {self.url}, id {schema_id}: {exc}") from None
+        subject = topic_subject_name_strategy(SerializationContext(topic, MessageField.VALUE), None)
+
+        pause = FIRST_PAUSE_S
+        while True:
+            try:
+                schema = self.client.get_schema(schema_id, subject, None)
+                break
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:
+                    why = f"unknown schema id {schema_id}: the schema registry at {self.url} does not have it"
+                    raise BadRecord("decode", why) from None
+                problem = RegistryUnavailable(f"schema registry at {self.url}, id {schema_id}: {exc}")
+            except Exception as exc:  # connection refused, timeout, TLS…
+                problem = RegistryUnavailable(f"schema registry at {self.url}, id {schema_id}: {exc}")
+            if not self.patient:
+                raise problem
+            log.warning("%s; asking again in %.1f s", problem, pause)
+            self._sleep(pause)
+            pause = min(MAX_PAUSE_S, pause * 2)
         if (schema.schema_type or "AVRO") != "AVRO":
             raise BadRecord("decode", f"schema id {schema_id} is a {schema.schema_type} schema, not Avro")
         try:
@@ -280,7 +312,7 @@ class Registry:
         if record_type not in RECORD_TYPES:
             what = name or "not a named record"
             raise BadRecord("decode", f"schema id {schema_id} is {what}, not a mediastat record type")
-        self._types[schema_id] = record_type
+        self._types[(schema_id, topic)] = record_type
         return record_type
 
     def _reader(self, record_type: str) -> Callable[[bytes, str], Any]:
@@ -323,14 +355,16 @@ def add_arguments(parser: argparse.ArgumentParser, *, writes: bool = True) -> No
     )
 
 
-def from_arguments(args: argparse.Namespace) -> Serialization:
-    """The serialization the options ask for; ValueError with the reason when they contradict."""
+def from_arguments(args: argparse.Namespace, *, patient: bool = False) -> Serialization:
+    """The serialization the options ask for; ValueError with the reason when they contradict.
+
+    ``patient``: wait for an unreachable registry when reading (the worker) instead of failing."""
     framing = getattr(args, "serialization", FRAMINGS[0])
     url = getattr(args, "schema_registry_url", None)
     if framing == "registry" and not url:
         raise ValueError("--serialization registry needs --schema-registry-url")
     if url:
-        return Registry(url, writes=framing)
+        return Registry(url, writes=framing, patient=patient)
     return SingleObject()
 
 

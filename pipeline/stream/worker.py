@@ -67,7 +67,7 @@ def settings_from(args: argparse.Namespace, bootstrap: str, config: Config) -> S
         clock=args.clock,
         partitions=partition_counts(bootstrap, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
-        serialization=framing.from_arguments(args),
+        serialization=framing.from_arguments(args, patient=True),
     )
 
 
