@@ -793,7 +793,13 @@ def run_live(args: argparse.Namespace) -> int:
     topic = topic_name("events", args.prefix)
     try:
         serialization = framing.from_arguments(args)
-        feeder = Feeder(bootstrap, topic, topic_name("dead-letters", args.prefix), "simulate", serialization)
+        feeder = Feeder(
+            bootstrap,
+            topic,
+            topic_name("dead-letters", args.prefix),
+            source="simulate",
+            serialization=serialization,
+        )
     except (ValueError, framing.RegistryUnavailable) as exc:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
