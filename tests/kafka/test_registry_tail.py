@@ -88,3 +88,16 @@ def test_registry_framing_without_a_url_is_refused(kafka_bootstrap: str, tmp_pat
     path.write_text("{}\n")
     assert main(["feed", str(path), "--bootstrap", kafka_bootstrap, "--serialization", "registry"]) == 2
     assert "--serialization registry needs --schema-registry-url" in capsys.readouterr().err
+
+
+def test_an_unreachable_registry_stops_feed_at_once_with_one_line(
+    kafka_bootstrap: str, tmp_path: Path, capsys
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    args = ["--bootstrap", kafka_bootstrap, "--prefix", prefix, "--serialization", "registry"]
+    events = str(scenario("routed-emails.events.jsonl"))
+    code = main(["feed", events, *args, "--schema-registry-url", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    where = f"schema registry at http://127.0.0.1:9: cannot register ReportingEvent for {prefix}.events"
+    assert len(err) == 1 and err[0].startswith(f"mediastat feed: {where}"), err
