@@ -361,6 +361,8 @@ def from_arguments(args: argparse.Namespace, *, patient: bool = False) -> Serial
     ``patient``: wait for an unreachable registry when reading (the worker) instead of failing."""
     framing = getattr(args, "serialization", FRAMINGS[0])
     url = getattr(args, "schema_registry_url", None)
+    if framing not in FRAMINGS:  # from $MEDIASTAT_SERIALIZATION, which argparse does not check
+        raise ValueError(f"unknown serialization {framing!r}; expected one of {', '.join(FRAMINGS)}")
     if framing == "registry" and not url:
         raise ValueError("--serialization registry needs --schema-registry-url")
     if url:

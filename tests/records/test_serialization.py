@@ -68,6 +68,8 @@ def test_single_object_stays_the_default_and_writes_what_the_codec_writes() -> N
 def test_registry_framing_needs_a_url() -> None:
     with pytest.raises(ValueError, match="--serialization registry needs --schema-registry-url"):
         framing.from_arguments(argparse.Namespace(serialization="registry", schema_registry_url=None))
+    with pytest.raises(ValueError, match="unknown serialization 'avro'; expected one of single-object"):
+        framing.from_arguments(argparse.Namespace(serialization="avro", schema_registry_url=None))
 
 
 def test_either_framing_is_read_and_a_registry_worker_may_keep_writing_single_object() -> None:
