@@ -61,7 +61,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     finished = FinishedIndex()
     resumed_at: dict[int, int] = {}  # partition → first offset read since it was assigned
     tolerance = settings.future_tolerance_ms  # the future-time rule, against the wall clock
-    serialization = settings.serialization
+    serialization = settings.serialization  # how records are framed (pipeline.records.serialization)
 
     def expire(tp, now: int) -> None:
         if not finished.built(tp.partition):
@@ -88,7 +88,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         counts["events"] += 1
         try:
             record = validate_event(
-                decode_event(msg.value, settings.serialization, msg.topic),
+                decode_event(msg.value, serialization, msg.topic),
                 reference_ms=int(time.time() * 1000),
                 future_tolerance_ms=tolerance,
             )
@@ -131,7 +131,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             counts["anomaly:" + kind] += 1
         sends = []
         for a in result.queue_actions:  # to the actions topic, and again to stage 3 (README "Order")
-            a_key, a_value = action_key(a), settings.serialization.encode("ActionRecord", a, topics.actions)
+            a_key, a_value = action_key(a), serialization.encode("ActionRecord", a, topics.actions)
             sends.append(actions.send(key=a_key, value=a_value, force=True))
             sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
         for bundle in result.bundles:
