@@ -725,6 +725,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the worker configuration for this centre (starter statistics + its groups) and exit",
     )
+    from pipeline.records import serialization as framing
+
+    framing.add_arguments(parser)  # --live: --serialization, --schema-registry-url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -784,7 +787,7 @@ def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.bootstrap import NoKafka
     from pipeline.kafka.client import connect
     from pipeline.kafka.feed import Feeder
-    from pipeline.records.codec import encode
+    from pipeline.records import serialization as framing
     from pipeline.records.keys import event_key
     from pipeline.records.validation import validate_event
 
@@ -794,7 +797,18 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 1
     topic = topic_name("events", args.prefix)
-    feeder = Feeder(kafka, topic, topic_name("dead-letters", args.prefix), source="simulate")
+    try:
+        serialization = framing.from_arguments(args)
+        feeder = Feeder(
+            kafka,
+            topic,
+            topic_name("dead-letters", args.prefix),
+            source="simulate",
+            serialization=serialization,
+        )
+    except (ValueError, framing.RegistryUnavailable) as exc:
+        print(f"mediastat simulate: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     now = int(time.time() * 1000)
     sim = Simulator(args.agents, args.hours, args.per_hour, args.seed, start=now)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: flush what was produced
@@ -805,7 +819,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     def send(event: dict) -> None:
         event = validate_event(event)
-        feeder.send(event_key(event).encode(), encode("ReportingEvent", event))
+        feeder.send(event_key(event).encode(), serialization.encode("ReportingEvent", event, topic))
 
     try:
         for event in live_events(sim, args.speed):

@@ -30,11 +30,14 @@ from pipeline.kafka import client
 from pipeline.kafka.admin import topic_name
 from pipeline.kafka.bootstrap import NoKafka
 from pipeline.kafka.client import KafkaClient, as_client
-from pipeline.records.codec import encode, read_avro_file, to_json
+from pipeline.records import serialization as framing
+from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import event_key
 from pipeline.records.validation import parse_json_line, validate_event
+
+_SINGLE_OBJECT = framing.SingleObject()
 
 
 def _raw_key(raw: bytes) -> bytes | None:
@@ -50,11 +53,14 @@ def _raw_key(raw: bytes) -> bytes | None:
     return None
 
 
-def check_line(raw: bytes) -> tuple[bytes | None, bytes, BadRecord | None]:
+def check_line(
+    raw: bytes, serialization: framing.Serialization | None = None, topic: str = ""
+) -> tuple[bytes | None, bytes, BadRecord | None]:
     """One input line → ``(key, value, why invalid)``: Avro for a valid event, the line otherwise."""
     try:
         event = validate_event(parse_json_line(raw))
-        return event_key(event).encode("utf-8"), encode("ReportingEvent", event), None
+        value = (serialization or _SINGLE_OBJECT).encode("ReportingEvent", event, topic)
+        return event_key(event).encode("utf-8"), value, None
     except BadRecord as bad:
         return _raw_key(raw), raw, bad
 
@@ -84,9 +90,17 @@ class Feeder:
     """Produces prepared events with confluent-kafka and counts what happened."""
 
     def __init__(
-        self, bootstrap: str | KafkaClient, topic: str, dead_letter_topic: str, source: str = ""
+        self,
+        bootstrap: str | KafkaClient,
+        topic: str,
+        dead_letter_topic: str,
+        source: str = "",
+        serialization: framing.Serialization | None = None,
     ) -> None:
         self.topic = topic
+        #: How events and dead letters are framed (``--serialization``); default single-object.
+        self.serialization = serialization or _SINGLE_OBJECT
+        framing.prepare(self.serialization, [("ReportingEvent", topic), ("DeadLetter", dead_letter_topic)])
         self.dead_letter_topic = dead_letter_topic
         self.source = source  # the file, as a dead letter's SourceTopic
         self.sent = self.invalid = self.failed = self.too_large = 0
@@ -138,7 +152,8 @@ class Feeder:
                 time_ms=int(time.time() * 1000),
             )
             key = None if key is None else key[:MAX_KEY_BYTES]
-            self._produce(self.dead_letter_topic, key, encode("DeadLetter", letter))
+            value = self.serialization.encode("DeadLetter", letter, self.dead_letter_topic)
+            self._produce(self.dead_letter_topic, key, value)
             self.too_large += 1
             return False
         self.sent += 1
@@ -156,6 +171,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     client.add_arguments(parser)
     parser.add_argument("--topic", help="target topic (default: <prefix>.events)")
     parser.add_argument("--prefix", help="topic prefix (default: $MEDIASTAT_TOPIC_PREFIX or mediastat)")
+    framing.add_arguments(parser)  # --serialization, --schema-registry-url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,7 +185,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat feed: {exc}", file=sys.stderr)
         return 1
     topic = args.topic or topic_name("events", args.prefix)
-    feeder = Feeder(kafka, topic, topic_name("dead-letters", args.prefix), source=str(path))
+    try:
+        serialization = framing.from_arguments(args)
+        feeder = Feeder(
+            kafka, topic, topic_name("dead-letters", args.prefix), str(path), serialization
+        )
+    except (ValueError, framing.RegistryUnavailable) as exc:
+        print(f"mediastat feed: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     is_avro = path.suffix == ".avro"
     started = time.monotonic()
     bar = tqdm(
@@ -189,12 +212,13 @@ def run(args: argparse.Namespace) -> int:
                 original = None
                 try:
                     event = validate_event(item)
-                    key, value = event_key(event).encode(), encode("ReportingEvent", event)
+                    key = event_key(event).encode()
+                    value = serialization.encode("ReportingEvent", event, topic)
                 except BadRecord as exc:
                     key, value, bad = None, to_json(item).encode("utf-8"), exc
             elif item:
                 original = item
-                key, value, bad = check_line(item)
+                key, value, bad = check_line(item, serialization, topic)
             else:
                 continue
             if feeder.send(key, value, original=original, line=number, bad=bad):

@@ -1,10 +1,11 @@
 """``mediastat tail TOPIC``: print a topic's records as JSON Lines.
 
 Messages are decoded from the Avro single-object encoding whatever their record type (the
-fingerprint says which). A message that does not decode — e.g. an invalid line ``feed`` passed
-through for dead-lettering — is printed as ``{"Undecodable": <reason>, "Topic", "Partition",
-"Offset", "Payload"}`` and tailing goes on: a diagnostic tool must never die on the data it is
-meant to diagnose.
+fingerprint says which), or, given ``--schema-registry-url``, from Confluent Schema Registry framing
+(the schema id says which; :mod:`pipeline.records.serialization`). A message that does not decode —
+e.g. an invalid line ``feed`` passed through for dead-lettering, or a registry-framed one without a
+registry — is printed as ``{"Undecodable": <reason>, "Topic", "Partition", "Offset", "Payload"}``
+and tailing goes on: a diagnostic tool must never die on the data it is meant to diagnose.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from confluent_kafka import Consumer, KafkaError
 from pipeline.kafka import client
 from pipeline.kafka.admin import CORE_TOPICS, topic_name
 from pipeline.kafka.bootstrap import NoKafka
-from pipeline.records.codec import decode, to_json
+from pipeline.records import serialization as framing
+from pipeline.records.codec import to_json
 from pipeline.records.errors import BadRecord
+from pipeline.records.serialization import Serialization, SingleObject
 
 
 def resolve_topic(name: str, prefix: str | None = None) -> str:
@@ -32,18 +35,23 @@ def resolve_topic(name: str, prefix: str | None = None) -> str:
     return name
 
 
-def render(value: bytes | None, topic: str, partition: int, offset: int) -> str:
-    """One message → one JSON line (a decoded record, or the undecodable marker)."""
+def render(
+    value: bytes | None, topic: str, partition: int, offset: int, serialization: Serialization | None = None
+) -> str:
+    """One message → one JSON line (a decoded record, or the undecodable marker).
+
+    Either framing is decoded; Schema Registry framing needs a ``serialization`` with a registry."""
     try:
-        _, record = decode(value or b"")
+        _, record = (serialization or SingleObject()).decode(value or b"", topic)
         return to_json(record)
-    except BadRecord as exc:
+    except (BadRecord, framing.RegistryUnavailable) as exc:
         raw = value or b""
         try:
             payload, encoding = raw.decode("utf-8"), None
         except UnicodeDecodeError:
             payload, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-        marker = {"Undecodable": exc.reason, "Topic": topic, "Partition": partition, "Offset": offset}
+        reason = exc.reason if isinstance(exc, BadRecord) else str(exc)
+        marker = {"Undecodable": reason, "Topic": topic, "Partition": partition, "Offset": offset}
         marker["Payload"] = payload
         if encoding:
             marker["PayloadEncoding"] = encoding
@@ -63,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=None, metavar="S", help="stop after S seconds without a message"
     )
     parser.add_argument("--keys", action="store_true", help="prefix each line with the key and a tab")
+    framing.add_arguments(parser, writes=False)  # --schema-registry-url: read registry framing too
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mediastat tail: {exc}", file=sys.stderr)
         return 1
     topic = resolve_topic(args.topic, args.prefix)
+    serialization = framing.from_arguments(args)
     consumer = Consumer(
         kafka.consumer(
             {
@@ -97,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"mediastat tail: {msg.error()}", file=sys.stderr)
                 continue
             last = time.monotonic()
-            line = render(msg.value(), msg.topic(), msg.partition(), msg.offset())
+            line = render(msg.value(), msg.topic(), msg.partition(), msg.offset(), serialization)
             if args.keys:
                 key = msg.key()
                 line = f"{key.decode('utf-8', 'replace') if key else ''}\t{line}"

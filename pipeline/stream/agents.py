@@ -30,7 +30,6 @@ import faust
 from pipeline import telemetry
 from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, evaluation_points
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
-from pipeline.records.codec import encode
 from pipeline.records.keys import action_key, agent_key
 from pipeline.stream import delivery, late
 from pipeline.stream.settings import Settings
@@ -92,7 +91,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             counts["anomaly:" + kind] += 1
         sends = []
         for a in result.actions:
-            a_key, a_value = action_key(a), encode("ActionRecord", a)
+            a_key, a_value = action_key(a), settings.serialization.encode("ActionRecord", a, topics.actions)
             sends.append(actions.send(key=a_key, value=a_value, force=True))
             sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
         await delivery.send_all(sends)

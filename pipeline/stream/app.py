@@ -5,8 +5,9 @@ Choices, and why:
 * ``kafka://`` transport (aiokafka). faust's ``confluent://`` transport cannot create topics.
 * ``store="rocksdb://"``: tables live in RocksDB (through rocksdict) under the data directory and
   are backed by changelog topics, so a restarted worker recovers its state.
-* raw key/value serializers: messages are Avro single-object encoded by our own codec
-  (:mod:`pipeline.records.codec`), identical to what ``replay`` and the CLI tools read and write.
+* raw key/value serializers: messages are Avro, single-object encoded by our own codec
+  (:mod:`pipeline.records.codec`) or in Schema Registry framing, through the settings'
+  serialization (:mod:`pipeline.records.serialization`), as the CLI tools read and write them.
 * at-least-once processing: faust's exactly-once mode has known bugs; downstream consumers drop
   repeats by ``ActionID`` (records.md).
 * no faust web server: several workers (and tests) on one machine would fight over its port. The

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
-from pipeline.records.codec import encode
+from pipeline.records.codec import encode as codec_encode
 from pipeline.records.deadletter import MAX_DEAD_LETTER_BYTES, MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
 
@@ -32,6 +32,10 @@ FIRST_PAUSE_S = 0.5
 MAX_PAUSE_S = 30.0
 
 Send = Callable[[bytes | None, bytes], Awaitable[None]]
+
+
+def _single_object(letter: dict) -> bytes:
+    return codec_encode("DeadLetter", letter)
 
 
 def too_large(exc: BaseException) -> bool:
@@ -55,9 +59,11 @@ async def send_dead_letter(
     source_offset: int,
     time_ms: Callable[[], int],
     budget: int = MAX_DEAD_LETTER_BYTES,
+    encode: Callable[[dict], bytes] | None = None,
 ) -> dict:
     """Send one dead letter through ``send(key, value)`` (which waits for the acknowledgement),
-    retrying as the module says; returns the letter sent."""
+    retrying as the module says; returns the letter sent. ``encode`` frames the letter (default:
+    Avro single-object encoding; a stage passes its settings' serialization)."""
     key = None if key is None else bytes(key)[:MAX_KEY_BYTES]
     pause = FIRST_PAUSE_S
     while True:
@@ -71,7 +77,7 @@ async def send_dead_letter(
             max_bytes=budget - len(key or b""),
         )
         try:
-            await send(key, encode("DeadLetter", letter))
+            await send(key, (encode or _single_object)(letter))
             return letter
         except asyncio.CancelledError:
             raise

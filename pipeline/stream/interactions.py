@@ -18,9 +18,9 @@ from pipeline import telemetry
 from pipeline.core.driver import DEFAULT_RETENTION_MS
 from pipeline.core.interactions import track
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
-from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import action_key, agent_key, interaction_key
+from pipeline.records.serialization import Serialization, SingleObject, framing_of
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
 from pipeline.stream.dead_letters import send_dead_letter
@@ -30,11 +30,12 @@ from pipeline.stream.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def decode_event(value: bytes | None) -> object:
-    """Avro single-object encoded (what ``feed`` writes), or a JSON object (a simpler bridge)."""
+def decode_event(value: bytes | None, serialization: Serialization | None = None, topic: str = "") -> object:
+    """Avro (what ``feed`` writes: single-object or Schema Registry framing), or a JSON object (a
+    simpler bridge)."""
     data = bytes(value or b"")
-    if data[:2] == MARKER:
-        return decode(data, expected="ReportingEvent")[1]
+    if framing_of(data) is not None:
+        return (serialization or SingleObject()).decode(data, topic, expected="ReportingEvent")[1]
     return parse_json_line(data)
 
 
@@ -60,6 +61,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     finished = FinishedIndex()
     resumed_at: dict[int, int] = {}  # partition → first offset read since it was assigned
     tolerance = settings.future_tolerance_ms  # the future-time rule, against the wall clock
+    serialization = settings.serialization  # how records are framed (pipeline.records.serialization)
 
     def expire(tp, now: int) -> None:
         if not finished.built(tp.partition):
@@ -86,7 +88,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         counts["events"] += 1
         try:
             record = validate_event(
-                decode_event(msg.value), reference_ms=int(time.time() * 1000), future_tolerance_ms=tolerance
+                decode_event(msg.value, serialization, msg.topic),
+                reference_ms=int(time.time() * 1000),
+                future_tolerance_ms=tolerance,
             )
         except BadRecord as bad:
             counts["dead-letters"] += 1
@@ -104,6 +108,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 source_partition=msg.partition,
                 source_offset=msg.offset,
                 time_ms=lambda: int(time.time() * 1000),
+                encode=lambda letter: serialization.encode("DeadLetter", letter, topics.dead_letters),
             )
             return None
         name = record["Event"]
@@ -126,7 +131,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             counts["anomaly:" + kind] += 1
         sends = []
         for a in result.queue_actions:  # to the actions topic, and again to stage 3 (README "Order")
-            a_key, a_value = action_key(a), encode("ActionRecord", a)
+            a_key, a_value = action_key(a), serialization.encode("ActionRecord", a, topics.actions)
             sends.append(actions.send(key=a_key, value=a_value, force=True))
             sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
         for bundle in result.bundles:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pipeline.kafka.client import KafkaClient
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS
+from pipeline.records.serialization import Serialization, SingleObject
 from pipeline.stats.config import Config
 
 Clock = Literal["wall", "event"]
@@ -42,6 +43,10 @@ class Settings:
     partitions: Mapping[str, int] = field(default_factory=dict)
     #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
+    #: How records are framed on Kafka (``--serialization``): single-object or Schema Registry;
+    #: every stage encodes and decodes through it (pipeline.records.serialization).
+    serialization: Serialization = field(default_factory=SingleObject)
+
     #: How every client of the worker reaches Kafka (security included): faust's app, the web
     #: reader, confluent clients (``settings.kafka.producer({...})``). Left out, a plain connection
     #: to ``bootstrap``; given, its bootstrap servers must be ``bootstrap``.

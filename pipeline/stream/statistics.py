@@ -36,7 +36,6 @@ import faust
 
 from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
-from pipeline.records.codec import decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
@@ -156,7 +155,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     async def publish(records: list[dict]) -> None:
         counts["records"] += len(records)
         await delivery.send_all(
-            out[r["StatType"]].send(key=stat_record_key(r), value=encode("StatValue", r), force=True)
+            out[r["StatType"]].send(
+                key=stat_record_key(r),
+                value=settings.serialization.encode("StatValue", r, topics.stat(r["StatType"])),
+                force=True,
+            )
             for r in records
         )
 
@@ -219,7 +222,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                     await checkpoint(part, manual)
                 continue
             try:
-                _, action = decode(msg.value, expected="ActionRecord")
+                _, action = settings.serialization.decode(msg.value, msg.topic, expected="ActionRecord")
             except BadRecord as bad:  # not ours: never crash, never lose — log it
                 log.warning("stage 3: undecodable action at %s:%s: %s", msg.partition, msg.offset, bad.reason)
                 part.mark(msg.offset)

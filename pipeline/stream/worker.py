@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline.kafka import client
 from pipeline.kafka.bootstrap import NoKafka
 from pipeline.kafka.client import KafkaClient, as_client
+from pipeline.records import serialization as framing
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -62,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wallboard, query API and /metrics on 127.0.0.1:PORT, or the next free port "
         "(default 8642; 0: any free port; -1: no web server)",
     )
+    framing.add_arguments(parser)  # --serialization, --schema-registry-url
 
 
 def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config: Config) -> Settings:
@@ -83,7 +85,20 @@ def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
         replication_factor=getattr(args, "resolved_replication", 1),
         create_topics=not getattr(args, "no_create_topics", False),
+        serialization=framing.from_arguments(args, patient=True),
     )
+
+
+def written_records(settings: Settings) -> list[tuple[str, str]]:
+    """The (record type, topic) pairs the stages write, whose schemas a registry gets at start."""
+    from pipeline.kafka.admin import stat_topic, topic_name
+
+    prefix = settings.prefix
+    return [
+        ("ActionRecord", topic_name("actions", prefix)),
+        ("DeadLetter", topic_name("dead-letters", prefix)),
+        *(("StatValue", stat_topic(name, prefix)) for name in settings.config.stat_types),
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +120,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not prepare_topics(args, kafka, config):
         return 1
-    settings = settings_from(args, kafka, config)
+    try:
+        settings = settings_from(args, kafka, config)
+        framing.prepare(settings.serialization, written_records(settings))
+    except (ValueError, framing.RegistryUnavailable) as exc:
+        print(f"mediastat worker: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     app, topics = create_app(settings)
     print(
         f"mediastat worker: {settings.app_id} on {kafka.describe()}, events from {topics.events}",

@@ -71,7 +71,9 @@ def attach(app, settings: Any, topics, port: int) -> StatStore:
         try:
             while True:
                 try:
-                    await reader.follow(bootstrap, stat_topics, store, stop)
+                    await reader.follow(
+                        bootstrap, stat_topics, store, stop, getattr(settings, "serialization", None)
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the broker went away: keep serving, read again later

@@ -13,17 +13,24 @@ import logging
 from aiokafka import AIOKafkaConsumer
 
 from pipeline.kafka.client import KafkaClient, as_client
-from pipeline.records.codec import decode
 from pipeline.records.errors import BadRecord
+from pipeline.records.serialization import Serialization, SingleObject
 from pipeline.web.store import StatStore
 
 log = logging.getLogger(__name__)
 
 
 async def follow(
-    bootstrap: str | KafkaClient, topics: list[str], store: StatStore, stop: asyncio.Event
+    bootstrap: str | KafkaClient,
+    topics: list[str],
+    store: StatStore,
+    stop: asyncio.Event,
+    serialization: Serialization | None = None,
 ) -> None:
-    """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
+    """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts).
+
+    ``serialization`` is the worker's (either framing is read; default: single-object only)."""
+    serialization = serialization or SingleObject()
     consumer = AIOKafkaConsumer(
         **as_client(bootstrap).aiokafka(),  # the worker's servers and security settings
         enable_auto_commit=False,
@@ -38,7 +45,7 @@ async def follow(
             for messages in batches.values():
                 for msg in messages:
                     try:
-                        _, rec = decode(msg.value, expected="StatValue")
+                        _, rec = serialization.decode(msg.value, msg.topic, expected="StatValue")
                     except BadRecord as bad:
                         log.warning("wallboard: undecodable statistic on %s: %s", msg.topic, bad.reason)
                         continue

@@ -128,8 +128,9 @@ def test_live_command_sends_valid_events_then_closes(monkeypatch):
     sent: list[tuple[bytes, dict]] = []
 
     class Producer:
-        def __init__(self, bootstrap, topic, dead_letter_topic, source=""):
+        def __init__(self, bootstrap, topic, dead_letter_topic, source="", serialization=None):
             assert (topic, dead_letter_topic) == ("x.events", "x.dead-letters")
+            assert serialization.name == "single-object"  # the default
             self.sent = 0
 
         def send(self, key, value, **_):

@@ -66,7 +66,9 @@ class Pipeline:
         done = self.cli("feed", str(path))
         assert done.returncode == 0, done.stderr
 
-    def start_worker(self, name: str = "w1", web_port: int = -1) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "w1", web_port: int = -1, extra: Iterable[str] = ()
+    ) -> subprocess.Popen:
         args = [
             sys.executable,
             "-m",
@@ -85,6 +87,7 @@ class Pipeline:
         ]
         if self.config is not None:
             args += ["--config", str(self.config)]
+        args += list(extra)  # more worker options
         log = open(self.workdir / f"{name}.log", "a")
         proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self._env())
         proc.log_path = self.workdir / f"{name}.log"  # type: ignore[attr-defined]
