@@ -776,7 +776,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def run_live(args: argparse.Namespace) -> int:
     from pipeline.kafka.admin import topic_name
-    from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+    from pipeline.kafka.bootstrap import NoKafka, check_reachable, resolve_bootstrap
     from pipeline.kafka.feed import Feeder
     from pipeline.records.codec import encode
     from pipeline.records.keys import event_key
@@ -784,6 +784,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
+        check_reachable({"bootstrap.servers": bootstrap})  # fail fast: one line, not endless retries
     except NoKafka as exc:
         print(f"mediastat simulate: {exc}", file=sys.stderr)
         return 1

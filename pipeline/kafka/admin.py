@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka, check_reachable, resolve_bootstrap
+from pipeline.kafka.logs import client_logging
 
 DEFAULT_PREFIX = "mediastat"
 PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
@@ -57,7 +58,7 @@ def ensure_topics(
     names = list(dict.fromkeys(names))
     if not names:
         return []
-    client = AdminClient({"bootstrap.servers": bootstrap})
+    client = AdminClient(client_logging({"bootstrap.servers": bootstrap}))
     existing = set(client.list_topics(timeout=timeout).topics)
     wanted = [
         NewTopic(name, num_partitions=partitions, replication_factor=replication, config=dict(config or {}))
@@ -79,7 +80,8 @@ def ensure_topics(
 
 def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, int]:
     """Partitions of each existing topic among ``names``."""
-    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout).topics
+    client = AdminClient(client_logging({"bootstrap.servers": bootstrap}))
+    topics = client.list_topics(timeout=timeout).topics
     return {name: len(topics[name].partitions) for name in names if name in topics}
 
 
@@ -116,6 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
+        check_reachable({"bootstrap.servers": bootstrap})  # fail fast: one line, not a traceback
     except NoKafka as exc:
         print(f"mediastat topics: {exc}", file=sys.stderr)
         return 1

@@ -27,7 +27,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from tqdm import tqdm
 
 from pipeline.kafka.admin import topic_name
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka, check_reachable, resolve_bootstrap
+from pipeline.kafka.logs import client_logging
 from pipeline.records.codec import encode, read_avro_file, to_json
 from pipeline.records.deadletter import MAX_KEY_BYTES, build_dead_letter
 from pipeline.records.errors import BadRecord
@@ -89,7 +90,7 @@ class Feeder:
         self.first_error: str | None = None
         # Idempotence keeps input order within a partition even if a batch is retried.
         self.producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20}
+            client_logging({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
         )
 
     def _delivered(self, err, _msg) -> None:
@@ -158,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
+        check_reachable({"bootstrap.servers": bootstrap})  # fail fast: one line, not a minute of retries
     except NoKafka as exc:
         print(f"mediastat feed: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,8 @@ import uuid
 from confluent_kafka import Consumer, KafkaError
 
 from pipeline.kafka.admin import CORE_TOPICS, topic_name
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka, check_reachable, resolve_bootstrap
+from pipeline.kafka.logs import client_logging
 from pipeline.records.codec import decode, to_json
 from pipeline.records.errors import BadRecord
 
@@ -66,17 +67,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
+        check_reachable({"bootstrap.servers": bootstrap})  # fail fast: not "0 messages", nor a hang
     except NoKafka as exc:
         print(f"mediastat tail: {exc}", file=sys.stderr)
         return 1
     topic = resolve_topic(args.topic, args.prefix)
+    lost: list[KafkaError] = []  # client errors since the last message
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"mediastat-tail-{uuid.uuid4().hex[:12]}",
-            "auto.offset.reset": "earliest" if args.from_beginning else "latest",
-            "enable.auto.commit": False,
-        }
+        client_logging(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"mediastat-tail-{uuid.uuid4().hex[:12]}",
+                "auto.offset.reset": "earliest" if args.from_beginning else "latest",
+                "enable.auto.commit": False,
+                # librdkafka says "all brokers down" here; the loop then checks before it reports.
+                "error_cb": lost.append,
+            }
+        )
     )
     consumer.subscribe([topic])
     count = 0
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
                     break
                 continue
+            lost.clear()  # a message (or a message's error) came: the broker is there
             if msg.error():
                 if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                     continue
@@ -104,5 +112,13 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         consumer.close()
+    if any(err.code() == KafkaError._ALL_BROKERS_DOWN for err in lost):
+        # The broker went away during the tail: "N messages" and exit 0 would say the topic was
+        # quiet, when in fact nothing could be read.
+        try:
+            check_reachable({"bootstrap.servers": bootstrap})
+        except NoKafka as exc:
+            print(f"mediastat tail: {count} messages from {topic}, then {exc}", file=sys.stderr)
+            return 1
     print(f"mediastat tail: {count} messages from {topic}", file=sys.stderr)
     return 0

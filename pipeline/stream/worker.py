@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.kafka.bootstrap import NoKafka, resolve_bootstrap
+from pipeline.kafka.bootstrap import NoKafka, check_reachable, resolve_bootstrap
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         bootstrap = resolve_bootstrap(args.bootstrap)
+        check_reachable({"bootstrap.servers": bootstrap})  # fail fast: one line, not a traceback
     except NoKafka as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 1
