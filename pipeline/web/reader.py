@@ -21,9 +21,16 @@ log = logging.getLogger(__name__)
 
 async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyncio.Event) -> None:
     """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
+    from pipeline.stream.outage import RETRY_BACKOFF_MS, metadata_backoff
+
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        retry_backoff_ms=RETRY_BACKOFF_MS,  # the worker's backoff while Kafka is away (outage.py)
     )
+    metadata_backoff(consumer._client)
     await consumer.start()
     try:
         consumer.subscribe(topics)  # no group: every partition of every topic, from the beginning

@@ -96,3 +96,29 @@ def test_slow_retries_reaches_the_consumers_client_fetcher_and_coordinator() -> 
     consumer = asyncio.run(build())
     assert consumer._client._retry_backoff == 0.75
     assert consumer._retry_backoff_ms == 750
+
+
+def test_failed_metadata_refreshes_wait_longer_each_time_up_to_2_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop that asked for metadata again as soon as a refresh failed now waits 0.5, 1, 2, 2 s;
+    a success resets the wait."""
+    from pipeline.stream import outage
+
+    answers = iter([False, False, False, False, True, False])
+    waits: list[float] = []
+
+    class Client:
+        async def _metadata_update(self, cluster_metadata: object, topics: object) -> bool:
+            return next(answers)
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(outage.asyncio, "sleep", sleep)
+    client = Client()
+    outage.metadata_backoff(client)  # type: ignore[arg-type]
+
+    async def refresh_six_times() -> list[bool]:
+        return [await client._metadata_update(None, set()) for _ in range(6)]
+
+    assert asyncio.run(refresh_six_times()) == [False, False, False, False, True, False]
+    assert waits == [0.5, 1.0, 2.0, 2.0, 0.5]
