@@ -96,7 +96,7 @@ def _connect_cause(exc: BaseException, timeout: float) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _tcp_reachable(targets: list[tuple[str, int]], timeout: float) -> str | None:
+def tcp_reachable(targets: list[tuple[str, int]], timeout: float) -> str | None:
     """None when one of ``targets`` accepts a TCP connection within ``timeout``, else the first cause.
 
     The connections are tried side by side in daemon threads, so a host that does not answer (or a
@@ -172,7 +172,7 @@ def check_reachable(config: Mapping[str, object] | str, timeout: float = CHECK_T
         config = {"bootstrap.servers": config}
     address = str(config.get("bootstrap.servers", "")).strip()
     deadline = time.monotonic() + timeout
-    cause = _tcp_reachable(servers(address), timeout)
+    cause = tcp_reachable(servers(address), timeout)
     if cause is None:
         cause = _metadata_cause(config, deadline - time.monotonic())
     if cause is not None:

@@ -7,8 +7,10 @@ lines a second, which buried everything else and filled disks. Here:
 
 * :class:`Transport` is faust's aiokafka transport with ``retry_backoff_ms`` =
   :data:`RETRY_BACKOFF_MS` for its consumer and producer, so each loop retries twice a second
-  rather than ten times (the worker still reconnects by itself, about half a second after the
-  broker is back);
+  rather than ten times, and a failed metadata refresh waits 0.5 s, 1 s, then 2 s before the next
+  (:func:`metadata_backoff`; the producer asked again as soon as one failed, which alone made
+  about 1,600 connection attempts a second). The worker still reconnects by itself, within about
+  2 s of the broker's return;
 * :class:`OutageWatch` probes the bootstrap servers every second from a daemon thread (a TCP
   connect; it needs neither the event loop nor faust's state) and, while none answers, logs one
   warning every :data:`WARN_EVERY_S` seconds with how long Kafka has been away, and one line when
@@ -33,7 +35,7 @@ import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from pipeline.kafka.bootstrap import _tcp_reachable, servers
+from pipeline.kafka.bootstrap import servers, tcp_reachable
 from pipeline.kafka.logs import RepeatFilter, client_loggers, install_repeat_filter
 from pipeline.stream.settings import Settings
 
@@ -141,7 +143,7 @@ class OutageWatch:
     ) -> None:
         self.bootstrap = bootstrap
         targets = servers(bootstrap)
-        self.probe = probe or (lambda: _tcp_reachable(targets, timeout=2.0))
+        self.probe = probe or (lambda: tcp_reachable(targets, timeout=2.0))
         self.clock = clock
         self.warn_every = warn_every
         self.away_since: float | None = None
@@ -238,6 +240,8 @@ def prepare(app: faust.App, settings: Settings) -> OutageWatch:
     app.producer_transport = Transport(app.conf.broker_producer, app)
     watch = OutageWatch(settings.bootstrap)
     for logger in client_loggers(("aiokafka",)):
+        for old in [f for f in logger.filters if isinstance(f, AwayFilter)]:
+            logger.removeFilter(old)  # an app made before in this process (tests)
         logger.addFilter(AwayFilter(watch))
     for logger in client_loggers(("aiokafka", "faust")):
         install_repeat_filter(logger, min_level=logging.WARNING)

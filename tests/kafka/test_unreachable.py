@@ -140,14 +140,14 @@ def test_bootstrap_lists_are_parsed() -> None:
 
 def test_one_answering_server_is_enough(closed_port: int) -> None:
     """A list with a dead server first and a live one (here: a listening socket) passes TCP."""
-    from pipeline.kafka.bootstrap import _tcp_reachable
+    from pipeline.kafka.bootstrap import tcp_reachable
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     try:
         targets = [("127.0.0.1", closed_port), ("127.0.0.1", server.getsockname()[1])]
-        assert _tcp_reachable(targets, timeout=2.0) is None
-        assert _tcp_reachable(targets[:1], timeout=2.0) == "connection refused"
+        assert tcp_reachable(targets, timeout=2.0) is None
+        assert tcp_reachable(targets[:1], timeout=2.0) == "connection refused"
     finally:
         server.close()
