@@ -1,16 +1,13 @@
 """The worker while Kafka is away: slower client retries, one warning every 10 s, one line when back.
 
-aiokafka (faust's Kafka client) retries every failed request after ``retry_backoff_ms`` (100 ms by
-default, and faust gives no way to change it), and logs an ERROR for each retry of each of its
-loops: metadata, fetch, produce, group coordinator. During a broker outage that was thousands of
-lines a second, which buried everything else and filled disks. Here:
+aiokafka (faust's Kafka client) retries failed requests without much of a pause, and logs an ERROR
+for each retry of each of its loops: metadata, fetch, produce, group coordinator. During a broker
+outage that was thousands of lines a second, which buried everything else and filled disks. Here:
 
-* :class:`Transport` is faust's aiokafka transport with ``retry_backoff_ms`` =
-  :data:`RETRY_BACKOFF_MS` for its consumer and producer, so each loop retries twice a second
-  rather than ten times, and a failed metadata refresh waits 0.5 s, 1 s, then 2 s before the next
-  (:func:`metadata_backoff`; the producer asked again as soon as one failed, which alone made
-  about 1,600 connection attempts a second). The worker still reconnects by itself, within about
-  2 s of the broker's return;
+* :class:`Transport` is faust's aiokafka transport whose clients retry with backoff
+  (:mod:`pipeline.kafka.backoff`): every 0.5 s rather than every 0.1 s, and a failed metadata
+  refresh waits 0.5 s, 1 s, then 2 s before the next. The worker still reconnects by itself,
+  within about 2 s of the broker's return;
 * :class:`OutageWatch` probes the bootstrap servers every second from a daemon thread (a TCP
   connect; it needs neither the event loop nor faust's state) and, while none answers, logs one
   warning every :data:`WARN_EVERY_S` seconds with how long Kafka has been away, and one line when
@@ -22,7 +19,6 @@ lines a second, which buried everything else and filled disks. Here:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -35,14 +31,11 @@ import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from pipeline.kafka.backoff import RETRY_BACKOFF_MS, metadata_backoff, slow_retries
 from pipeline.kafka.bootstrap import servers, tcp_reachable
 from pipeline.kafka.logs import RepeatFilter, client_loggers, install_repeat_filter
 from pipeline.stream.settings import Settings
 
-#: aiokafka's wait before retrying a failed request (its default is 100 ms).
-RETRY_BACKOFF_MS = 500
-#: The longest wait after a failed metadata refresh (see :func:`metadata_backoff`).
-MAX_METADATA_BACKOFF_S = 2.0
 #: Seconds between two "Kafka unreachable" warnings.
 WARN_EVERY_S = 10.0
 #: Seconds between two probes of the bootstrap servers.
@@ -52,45 +45,6 @@ log = logging.getLogger("mediastat.kafka.outage")
 
 
 # ------------------------------------------------------------------------------ client backoff
-
-
-def slow_retries(consumer: aiokafka.AIOKafkaConsumer, backoff_ms: int = RETRY_BACKOFF_MS) -> None:
-    """Give a consumer faust has built ``backoff_ms`` between retries (faust passes no such option).
-
-    The consumer hands ``retry_backoff_ms`` to its fetcher and group coordinator when it starts, and
-    its client has taken it already; both are set here, before the start.
-    """
-    consumer._retry_backoff_ms = backoff_ms
-    consumer._client._retry_backoff = backoff_ms / 1000
-
-
-def metadata_backoff(
-    client: aiokafka.AIOKafkaClient,
-    first_s: float = RETRY_BACKOFF_MS / 1000,
-    max_s: float = MAX_METADATA_BACKOFF_S,
-) -> None:
-    """Make each failed metadata refresh of ``client`` wait, 0.5 s, then 1 s, then 2 s at most.
-
-    aiokafka refreshes metadata whenever a connection fails, and its producer, with a batch whose
-    partition leader is unknown, asks for a refresh again as soon as the last one is done. With the
-    broker away every refresh fails at once (connection refused), so that loop alone made about
-    1,600 connection attempts a second. The wait sits inside the refresh, so everyone awaiting it
-    waits too; the first success resets it.
-    """
-    refresh = client._metadata_update
-    failures = 0
-
-    async def _metadata_update(cluster_metadata: Any, topics: Any) -> bool:
-        nonlocal failures
-        updated = await refresh(cluster_metadata, topics)
-        if updated:
-            failures = 0
-        else:
-            await asyncio.sleep(min(max_s, first_s * 2**failures))
-            failures += 1
-        return updated
-
-    client._metadata_update = _metadata_update
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

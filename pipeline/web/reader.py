@@ -12,6 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
+from pipeline.kafka.backoff import RETRY_BACKOFF_MS, metadata_backoff
 from pipeline.records.codec import decode
 from pipeline.records.errors import BadRecord
 from pipeline.web.store import StatStore
@@ -21,14 +22,12 @@ log = logging.getLogger(__name__)
 
 async def follow(bootstrap: str, topics: list[str], store: StatStore, stop: asyncio.Event) -> None:
     """Feed ``store`` until ``stop`` is set (the worker creates the topics before it starts)."""
-    from pipeline.stream.outage import RETRY_BACKOFF_MS, metadata_backoff
-
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
-        retry_backoff_ms=RETRY_BACKOFF_MS,  # the worker's backoff while Kafka is away (outage.py)
+        retry_backoff_ms=RETRY_BACKOFF_MS,  # as the stages, while Kafka is away
     )
     metadata_backoff(consumer._client)
     await consumer.start()

@@ -120,6 +120,7 @@ def test_close_stops_every_interaction_and_logs_everyone_out():
 
 def test_live_command_sends_valid_events_then_closes(monkeypatch):
     """``simulate --live`` end to end without a broker: a stand-in producer receives the events."""
+    import pipeline.kafka.bootstrap as bootstrap
     import pipeline.kafka.feed as feed
     from pipeline.cli import main
     from pipeline.records.codec import decode
@@ -140,6 +141,7 @@ def test_live_command_sends_valid_events_then_closes(monkeypatch):
             return 0
 
     monkeypatch.setattr(feed, "Feeder", Producer)
+    monkeypatch.setattr(bootstrap, "check_reachable", lambda *_, **__: None)  # no broker to check
     args = ["simulate", "--live", "--bootstrap", "127.0.0.1:1", "--prefix", "x", "--agents", "4"]
     assert main([*args, "--hours", "0.05", "--speed", "600"]) == 0
     names = [e["Event"] for _, e in sent]

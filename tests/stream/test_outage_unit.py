@@ -8,14 +8,9 @@ import logging
 import aiokafka
 import pytest
 
+from pipeline.kafka.backoff import RETRY_BACKOFF_MS, slow_retries
 from pipeline.stats.config import load_config
-from pipeline.stream.outage import (
-    RETRY_BACKOFF_MS,
-    AwayFilter,
-    OutageWatch,
-    Transport,
-    slow_retries,
-)
+from pipeline.stream.outage import AwayFilter, OutageWatch, Transport
 from pipeline.stream.settings import Settings
 
 
@@ -101,7 +96,7 @@ def test_slow_retries_reaches_the_consumers_client_fetcher_and_coordinator() -> 
 def test_failed_metadata_refreshes_wait_longer_each_time_up_to_2_s(monkeypatch: pytest.MonkeyPatch) -> None:
     """The loop that asked for metadata again as soon as a refresh failed now waits 0.5, 1, 2, 2 s;
     a success resets the wait."""
-    from pipeline.stream import outage
+    from pipeline.kafka import backoff
 
     answers = iter([False, False, False, False, True, False])
     waits: list[float] = []
@@ -113,9 +108,9 @@ def test_failed_metadata_refreshes_wait_longer_each_time_up_to_2_s(monkeypatch: 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(outage.asyncio, "sleep", sleep)
+    monkeypatch.setattr(backoff.asyncio, "sleep", sleep)
     client = Client()
-    outage.metadata_backoff(client)  # type: ignore[arg-type]
+    backoff.metadata_backoff(client)  # type: ignore[arg-type]
 
     async def refresh_six_times() -> list[bool]:
         return [await client._metadata_update(None, set()) for _ in range(6)]
