@@ -24,8 +24,8 @@ from pathlib import Path
 
 ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
 #: Seconds :func:`check_reachable` may take by default: commands must give up within 10 s, and
-#: Python's start-up and imports take one or two of them.
-CHECK_TIMEOUT_S = 5.0
+#: Python's start-up and imports take one to four of them on a busy machine.
+CHECK_TIMEOUT_S = 4.0
 DEFAULT_PORT = 9092
 
 
