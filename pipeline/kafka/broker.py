@@ -202,7 +202,11 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the broker could listen on ``port``: connections of its previous run still in
+    TIME_WAIT do not stop it (Java listens with SO_REUSEADDR), so they must not stop this check,
+    or a restarted broker would move to new ports and its clients would never find it again."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

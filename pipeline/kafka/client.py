@@ -164,7 +164,9 @@ class KafkaClient:
         ``extras`` are what the calling tool needs to work at all (a fresh group id, idempotence…),
         so they win over a shared file's values.
         """
-        return {"bootstrap.servers": self.bootstrap, **self.properties, **dict(extras or {})}
+        from pipeline.kafka.logs import client_logging  # librdkafka's own lines through our logging
+
+        return client_logging({"bootstrap.servers": self.bootstrap, **self.properties, **dict(extras or {})})
 
     def admin(self, extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """For ``AdminClient``."""
@@ -274,6 +276,13 @@ class KafkaClient:
             probe = Producer(self.producer({"error_cb": errors.append, "log_level": 0}))
         except KafkaException as exc:  # librdkafka refused a property (unknown name, unreadable file…)
             raise KafkaConfigError(f"Kafka client settings: {_one_line(exc.args[0])}") from None
+        from pipeline.kafka.bootstrap import CHECK_TIMEOUT_S, Unreachable, servers, tcp_reachable
+
+        # A closed port or a host that does not answer: one line within a few seconds, before
+        # librdkafka's own retries (which would take the whole timeout and log each attempt).
+        cause = tcp_reachable(servers(self.bootstrap), min(timeout, CHECK_TIMEOUT_S))
+        if cause is not None:
+            raise Unreachable(self.bootstrap, cause)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -82,12 +82,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     topic = resolve_topic(args.topic, args.prefix)
     serialization = framing.from_arguments(args)
+    lost: list[KafkaError] = []  # client errors since the last message
     consumer = Consumer(
         kafka.consumer(
             {
                 "group.id": f"mediastat-tail-{uuid.uuid4().hex[:12]}",
                 "auto.offset.reset": "earliest" if args.from_beginning else "latest",
                 "enable.auto.commit": False,
+                # librdkafka says "all brokers down" here; the loop then checks before it reports.
+                "error_cb": lost.append,
             }
         )
     )
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
                     break
                 continue
+            lost.clear()  # a message (or a message's error) came: the broker is there
             if msg.error():
                 if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                     continue
@@ -117,5 +121,13 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         consumer.close()
+    if any(err.code() == KafkaError._ALL_BROKERS_DOWN for err in lost):
+        # The broker went away during the tail: "N messages" and exit 0 would say the topic was
+        # quiet, when in fact nothing could be read.
+        try:
+            kafka.verify()
+        except NoKafka as exc:
+            print(f"mediastat tail: {count} messages from {topic}, then {exc}", file=sys.stderr)
+            return 1
     print(f"mediastat tail: {count} messages from {topic}", file=sys.stderr)
     return 0

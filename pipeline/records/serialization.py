@@ -155,6 +155,8 @@ def from_avro(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
         value = record.get(key)
         if isinstance(value, datetime):
             record[key] = parse_time(value)
+    if record_type == "LateRecord" and isinstance(record.get("Action"), dict):  # nested action record
+        record["Action"] = from_avro("ActionRecord", record["Action"])
     if record_type == "StatValue" and isinstance(record.get("State"), str):
         try:
             record["State"] = codec.state_from_output(json.loads(record["State"]))

@@ -126,6 +126,11 @@ def create_app(
     }
     options.update(overrides)
     app = faust.App(settings.app_id, **options)
+    # While Kafka is away: client retries with backoff, quiet client logs, one warning per 10 s
+    # (pipeline.stream.outage). Before the stages: declaring a topic fixes the app's transport.
+    from pipeline.stream.outage import prepare
+
+    prepare(app, settings)
     for module_name in STAGE_MODULES if stages is None else stages:
         importlib.import_module(module_name).register(app, topics, settings)
     return app, topics

@@ -136,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
 
         attach(app, settings, topics, args.web_port)
     worker = faust.Worker(app, loglevel=args.loglevel)
+    from pipeline.stream.outage import start_watch
+
+    start_watch(app)  # one warning every 10 s while Kafka is away
     worker.execute_from_commandline()  # returns via SystemExit when the worker stops
     return 0
 

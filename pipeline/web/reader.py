@@ -12,6 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
+from pipeline.kafka.backoff import RETRY_BACKOFF_MS, metadata_backoff
 from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records.errors import BadRecord
 from pipeline.records.serialization import Serialization, SingleObject
@@ -36,7 +37,9 @@ async def follow(
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
+        retry_backoff_ms=RETRY_BACKOFF_MS,  # as the stages, while Kafka is away
     )
+    metadata_backoff(consumer._client)
     await consumer.start()
     try:
         consumer.subscribe(topics)  # no group: every partition of every topic, from the beginning

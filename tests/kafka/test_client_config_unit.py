@@ -95,6 +95,9 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
 def test_each_confluent_client_gets_the_properties_and_its_own_needs() -> None:
     kafka = KafkaClient("k:9093", {**SCRAM, "sasl.mechanisms": "SCRAM-SHA-512", "group.id": "shared"})
     consumer = kafka.consumer({"group.id": "tail-1", "enable.auto.commit": False})
+    assert consumer.pop("logger").name == "mediastat.kafka.client"  # librdkafka's lines through ours
+    for routing in ("log_level", "log.connection.close"):
+        consumer.pop(routing)
     assert consumer == {
         "bootstrap.servers": "k:9093",
         **{k: v for k, v in SCRAM.items()},
