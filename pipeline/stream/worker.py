@@ -60,8 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--web-port",
         type=int,
         default=8642,
-        help="wallboard, query API and /metrics on 127.0.0.1:PORT, or the next free port "
+        help="wallboard, query API and /metrics on --web-host:PORT, or the next free port "
         "(default 8642; 0: any free port; -1: no web server)",
+    )
+    parser.add_argument(
+        "--web-host",
+        default="127.0.0.1",
+        help="address the web server listens on (default 127.0.0.1; 0.0.0.0 in a container, so that "
+        "probes and a Prometheus scraper reach /health and /metrics)",
     )
     framing.add_arguments(parser)  # --serialization, --schema-registry-url
 
@@ -134,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if args.web_port >= 0:
         from pipeline.web.attach import attach
 
-        attach(app, settings, topics, args.web_port)
+        attach(app, settings, topics, args.web_port, args.web_host)
     worker = faust.Worker(app, loglevel=args.loglevel)
     from pipeline.stream.outage import start_watch
 

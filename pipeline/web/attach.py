@@ -43,7 +43,7 @@ def consumer_lag(app, inputs: Iterable[str]) -> Mapping[tuple[str, int], int]:
     return out
 
 
-def attach(app, settings: Any, topics, port: int) -> StatStore:
+def attach(app, settings: Any, topics, port: int, host: str = server.HOST) -> StatStore:
     """Register the web side's tasks on ``app`` (built from the worker's ``Settings``); returns the store.
 
     Duck-typed on ``settings`` (``config``, ``kafka`` or ``bootstrap``) so that ``web`` does not import
@@ -66,8 +66,9 @@ def attach(app, settings: Any, topics, port: int) -> StatStore:
     @app.task
     async def web_side() -> None:
         stop = asyncio.Event()
-        runner, chosen = await server.serve(web_app, port)
-        print(f"wallboard: http://{server.HOST}:{chosen}/", file=sys.stderr, flush=True)
+        runner, chosen = await server.serve(web_app, port, host)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # an address a browser can open
+        print(f"wallboard: http://{shown}:{chosen}/", file=sys.stderr, flush=True)
         try:
             while True:
                 try:

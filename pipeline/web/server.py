@@ -12,8 +12,9 @@ Routes:
   message for an unknown statistic or an object without a value.
 * ``GET /metrics`` — Prometheus text format; ``GET /health`` — liveness and what was read.
 
-It listens on 127.0.0.1 only: a wallboard on a shared network goes behind a proxy of the site's
-choosing.
+It listens on 127.0.0.1 by default (``worker --web-host``): a wallboard on a shared network goes
+behind a proxy of the site's choosing. In a container, ``--web-host 0.0.0.0`` lets the platform's
+probes and a Prometheus scraper reach ``/health`` and ``/metrics``.
 """
 
 from __future__ import annotations

@@ -84,7 +84,10 @@ def test_the_manifests_hold_what_a_worker_needs() -> None:
     args = worker["args"]
     assert args[args.index("--data-dir") + 1].startswith(mounts[claim["metadata"]["name"]])
     for probe in ("livenessProbe", "readinessProbe"):
-        assert "/health" in " ".join(worker[probe]["exec"]["command"])
+        assert worker[probe]["httpGet"]["path"] == "/health"
+        port = worker[probe]["httpGet"]["port"]
+        assert port in {p["name"] for p in worker["ports"]} | {p["containerPort"] for p in worker["ports"]}
+    assert args[args.index("--web-host") + 1] == "0.0.0.0"  # reachable by the kubelet's probes
     assert worker["resources"]["requests"]["cpu"] and worker["resources"]["requests"]["memory"]
     pod = sts["spec"]["template"]["spec"]["securityContext"]
     assert pod["runAsNonRoot"] and pod["runAsUser"] != 0
@@ -184,3 +187,46 @@ def test_the_images_pins_are_exact_and_satisfy_pyproject() -> None:
         version, req = pins[name]
         assert wanted.specifier.contains(version), f"{name}=={version} does not satisfy {wanted}"
         assert set(wanted.extras) <= set(req.extras), f"{name}: extras {wanted.extras} missing"
+
+
+#: The image's platform: markers of the closure are evaluated for it, whatever runs the test.
+IMAGE_ENV = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.13",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "platform_machine": "x86_64",
+}
+
+
+def installed_closure(requirements: list[str]) -> dict[str, set[str]]:
+    """Every distribution ``requirements`` pull in (with the extras asked of it), read from the
+    installed packages' metadata: what the image needs, as this environment resolved it."""
+    from importlib.metadata import distribution
+
+    seen: dict[str, set[str]] = {}
+    todo = [Requirement(text) for text in requirements]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen and set(req.extras) <= seen[name]:
+            continue
+        seen[name] = seen.get(name, set()) | set(req.extras)
+        for text in distribution(req.name).requires or []:
+            sub = Requirement(text)
+            extras = [""] + sorted(seen[name])
+            if sub.marker is None or any(sub.marker.evaluate({**IMAGE_ENV, "extra": e}) for e in extras):
+                todo.append(sub)
+    return seen
+
+
+def test_the_images_pins_hold_the_whole_runtime_closure() -> None:
+    """A dependency added to pyproject.toml (or an extra, which brings its own) must reach the image:
+    with --no-deps, a package missing from the list is missing at run time."""
+    pins = locked()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    missing = sorted(set(installed_closure(project["dependencies"])) - set(pins))
+    assert missing == [], f"not pinned in deploy/requirements.txt: {missing}"

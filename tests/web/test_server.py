@@ -188,3 +188,32 @@ def test_port_taken_gives_the_next_free_one():
         sock.listen()
         taken = sock.getsockname()[1]
         assert free_port(taken) > taken
+
+
+def test_web_host_all_addresses_answers_on_the_loopback_and_the_default_is_loopback_only():
+    """``--web-host 0.0.0.0`` (containers): reachable by probes; the default binds 127.0.0.1 only."""
+    import urllib.request
+
+    from pipeline.web.server import HOST, serve
+
+    assert HOST == "127.0.0.1"
+
+    async def check() -> None:
+        runner, port = await serve(make_app(_store()), 0, "0.0.0.0")
+        try:
+            sockets = [s.getsockname()[0] for site in runner.sites for s in site._server.sockets]
+            assert sockets == ["0.0.0.0"]
+            body = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
+            )
+            assert json.loads(body)["status"]
+        finally:
+            await runner.cleanup()
+        runner, port = await serve(make_app(_store()), 0)
+        try:
+            sockets = [s.getsockname()[0] for site in runner.sites for s in site._server.sockets]
+            assert sockets == ["127.0.0.1"]
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(check())
