@@ -2,8 +2,7 @@
 
 A day of 10,000 agents takes about a minute to simulate, longer than most rows take to measure, so
 the files are kept under ``.bench/`` (git-ignored) with the parameters in their names: a later run,
-or another row of the same run, reuses them. The worker configuration for the same centre (the
-starter statistics plus its groups, ``simulate --write-config``) is cached next to it.
+or another row of the same run, reuses them.
 """
 
 from __future__ import annotations
@@ -71,24 +70,20 @@ def events_file(day: Day, cache: Path = DEFAULT_CACHE) -> Path:
     return path
 
 
-def config_file(day: Day, cache: Path = DEFAULT_CACHE) -> Path:
-    """The worker/replay configuration for the day's centre: starter statistics and its groups."""
-    path = cache / f"{day.stem}.stats.yaml"
-    if not path.exists():
+def config_file(cache: Path = DEFAULT_CACHE) -> Path:
+    """The shipped starter statistics as a file (what the issue's figures and targets use).
+
+    Written from :func:`starter_text` rather than pointing into the package, so every row and the
+    processes it starts read the same bytes whatever the package layout.
+    """
+    from pipeline.stats.config import starter_text
+
+    path = cache / "starter.stats.yaml"
+    text = starter_text()
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
         cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        _simulate(
-            [
-                "--agents",
-                str(day.agents),
-                "--per-hour",
-                f"{day.per_hour:g}",
-                "--seed",
-                str(day.seed),
-                "--write-config",
-                str(partial),
-            ]
-        )
+        partial.write_text(text, encoding="utf-8")
         partial.replace(path)
     return path
 

@@ -43,10 +43,14 @@ MB = 1e6
 
 
 class OutputReader(threading.Thread):
-    """Reads topics from their start in a thread: (topic, value, Kafka timestamp ms) of each record."""
+    """Reads topics from their start in a thread: counts, the latest Kafka timestamp (ms) and, with
+    ``keep``, (topic, value, timestamp) of each record — a big day's outputs need not be held."""
 
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+    def __init__(self, bootstrap: str, topics: list[str], *, keep: bool = True) -> None:
         super().__init__(daemon=True)
+        self.keep = keep
+        self.total = 0
+        self.max_ts = 0
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -67,8 +71,12 @@ class OutputReader(threading.Thread):
                 for msg in self.consumer.consume(1000, 0.2):
                     if msg.error():
                         continue
-                    self.records.append((msg.topic(), msg.value(), msg.timestamp()[1]))
+                    ts = msg.timestamp()[1]
+                    if self.keep:
+                        self.records.append((msg.topic(), msg.value(), ts))
                     self.counts[msg.topic()] = self.counts.get(msg.topic(), 0) + 1
+                    self.total += 1
+                    self.max_ts = max(self.max_ts, ts)
                     self.last_arrival = time.monotonic()
         finally:
             self.consumer.close()
@@ -188,7 +196,9 @@ def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s:
     encoded = encode_events(events)
     ensure_pipeline_topics(bootstrap, prefix, config.stat_types)
     actions_topic = topic_name("actions", prefix)
-    reader = OutputReader(bootstrap, [actions_topic] + [stat_topic(s, prefix) for s in config.stat_types])
+    reader = OutputReader(
+        bootstrap, [actions_topic] + [stat_topic(s, prefix) for s in config.stat_types], keep=False
+    )
     reader.start()
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         workdir = Path(tmp)
@@ -202,7 +212,7 @@ def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s:
                 lambda: reader.counts[actions_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe"
             )
             time.sleep(1.0)  # the probe's own few actions
-            base_actions, base_records = reader.counts[actions_topic], len(reader.records)
+            base_actions, base_records = reader.counts[actions_topic], reader.total
             started = time.time()
             produce_all(prod, topic_name("events", prefix), encoded)
             deadline = time.monotonic() + cap_s
@@ -213,17 +223,17 @@ def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s:
                 time.sleep(0.5)
             if not alive():
                 raise RuntimeError(f"the worker exited: {_log_tail(workdir)}")
-            outputs = reader.records[base_records:]
             seen = reader.counts[actions_topic] - base_actions
+            outputs = reader.total - base_records
+            ended = reader.max_ts / 1000  # the probe's outputs all came before the day was fed
         finally:
             peak = stop(proc, rss)
             reader.stop()
-    ended = max((ts for _, _, ts in outputs), default=0) / 1000
     return {
         "events": len(events),
         "expected_actions": expected,
         "actions": seen,
-        "records": len(outputs),
+        "records": outputs,
         "seconds": max(ended - started, 1e-3),
         "complete": seen >= expected,
         "peak_rss": peak,

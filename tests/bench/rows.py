@@ -109,7 +109,7 @@ def replay_once(
 
 def row_replay(name: str, day: Day, cache: Path, rss_key: str | None = None) -> list[dict]:
     """Actions only and starter statistics on one day, side by side; their ratio; peak RSS."""
-    events, config = events_file(day, cache), config_file(day, cache)
+    events, config = events_file(day, cache), config_file(cache)
     n = count_lines(events)
     actions_s, _ = replay_once(events, config, statistics=False)
     stats_s, peak = replay_once(events, config, statistics=True)
@@ -141,7 +141,7 @@ def row_replay(name: str, day: Day, cache: Path, rss_key: str | None = None) -> 
 
 
 def row_rss_replay(key: str, day: Day, cache: Path) -> list[dict]:
-    events, config = events_file(day, cache), config_file(day, cache)
+    events, config = events_file(day, cache), config_file(cache)
     n = count_lines(events)
     seconds, peak = replay_once(events, config, statistics=True)
     return [
@@ -174,7 +174,7 @@ def _kafka():  # imported only by broker rows: broker-free rows need no Kafka cl
 
 def _worker_day(sizes: Sizes, cache: Path, day: Day) -> tuple[Path, Path, str]:
     events = events_file(day, cache)
-    return events, config_file(day, cache), day.describe(count_lines(events))
+    return events, config_file(cache), day.describe(count_lines(events))
 
 
 ROWS: tuple[Row, ...] = (
