@@ -250,6 +250,7 @@ def row_worker(events_path: Path, config_path: Path, described: str, cap_s: floa
     return [
         {
             "key": "worker.events_per_s",
+            "partial": not got["complete"],
             "what": f"one worker end to end, event clock, starter statistics ({described})",
             "value": rate,
             "unit": "events/s",
@@ -271,6 +272,7 @@ def row_worker_rss(
     return [
         {
             "key": key,
+            "partial": not got["complete"],
             "what": f"peak RSS of one worker ({described})",
             "value": got["peak_rss"] / MB,
             "unit": "MB",
@@ -471,7 +473,14 @@ def row_latency(
         if not values:
             raise RuntimeError(f"no {what} pairs to measure")
         missing = sum(1 for v in values if math.isinf(v))
-        tail = f"; {missing:,} of {len(values):,} never seen within {drain_s:.0f} s" if missing else ""
+        tail = ""
+        if missing:
+            seen = [v for v in values if not math.isinf(v)]
+            tail = f"; {missing:,} of {len(values):,} never seen within {drain_s:.0f} s"
+            if seen:
+                tail += (
+                    f"; of those seen: p50 {percentile(seen, 50):,.0f} ms, p99 {percentile(seen, 99):,.0f} ms"
+                )
         figures += [
             {
                 "key": f"{key}_p50",

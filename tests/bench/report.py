@@ -1,7 +1,8 @@
 """The table ``make bench`` prints and appends to ``bench/HISTORY.md``, with issue 9's targets.
 
 A row's subprocess hands back *figures*: ``{"key", "what", "value", "unit"}`` (and optionally a
-``note``); a row that failed is one ``{"row", "failed"}``. Targets are looked up by key, so a figure
+``note``, and ``partial`` when the row stopped at its cap before the end of its input, so a target
+is not called met); a row that failed is one ``{"row", "failed"}``. Targets are looked up by key, so a figure
 gets its target and verdict (met / missed) wherever it was measured.
 """
 
@@ -82,6 +83,8 @@ def format_table(figures: Iterable[dict], *, when: datetime, commit: str, machin
         verdict = ""
         if target is not None:
             verdict = "—" if value is None else ("met" if target.met(float(value)) else "missed")
+            if fig.get("partial"):  # stopped before the end: a bound it might still break
+                verdict = "partial run"
         what = fig["what"] + (f" ({fig['note']})" if fig.get("note") else "")
         lines.append(
             f"| {row} | {_cell(what)} | {format_value(value, fig['unit'])} | "

@@ -41,6 +41,13 @@ def test_table_shows_each_figure_with_its_target_and_verdict() -> None:
                 "note": "3 of 900 never seen",
             },
             {"row": "worker", "failed": "no answer to the probe within 180 s"},
+            {
+                "key": "rss-worker-10000.peak",
+                "what": "peak RSS of one worker",
+                "value": 434.0,
+                "unit": "MB",
+                "partial": True,
+            },
         ]
     )
     lines = table.splitlines()
@@ -54,6 +61,8 @@ def test_table_shows_each_figure_with_its_target_and_verdict() -> None:
         "| ≤ 1,000 ms | missed |" in lines
     )
     assert "| worker | | failed: no answer to the probe within 180 s | | |" in lines
+    # under its bound but stopped before the end of its day: not called met
+    assert "| rss-worker-10000 | peak RSS of one worker | 434 MB | ≤ 600 MB | partial run |" in lines
 
 
 def test_pipes_in_text_do_not_break_the_table() -> None:
