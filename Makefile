@@ -45,9 +45,13 @@ test-fast: venv
 spec-check: venv
 	$(BIN)/python -m pytest --spec-check
 
-## throughput of validation, core, replay with statistics, and one worker on the local broker
-bench: broker
-	$(BIN)/python -m tests.bench.bench_replay --kafka
+BENCH_ARGS ?=
+## the benchmark table (docs/bench.md), printed and appended to bench/HISTORY.md; on
+## $$KAFKA_BOOTSTRAP_SERVERS if set, else on the local broker (started here);
+## e.g. make bench BENCH_ARGS="--quick --only replay-200,worker"
+bench: venv
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(BIN)/mediastat broker start; fi
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

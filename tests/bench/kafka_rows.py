@@ -1,0 +1,495 @@
+"""The bench rows that need a broker: bare faust, the plain confluent-kafka loop, the worker end to
+end, latency at a paced 500 events/s, and the worker's peak RSS.
+
+Every row has its own topic prefix on the broker (``KAFKA_BOOTSTRAP_SERVERS``, else the local one)
+and its own consumer groups, so rows and other users of the broker do not see each other's
+records. Times of outputs are their Kafka timestamps (CreateTime, stamped by the producing client on
+this machine), read back by :class:`OutputReader` in a thread; the rows never decode while they
+time something.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+from fastavro import schemaless_reader
+
+from pipeline.core.driver import CoreDriver
+from pipeline.kafka.admin import ensure_pipeline_topics, ensure_topics, stat_topic, topic_name
+from pipeline.kafka.bootstrap import resolve_bootstrap
+from pipeline.records.codec import HEADER_LEN, decode, encode
+from pipeline.records.keys import event_key
+from pipeline.records.schemas import load_schema
+from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.stats.config import load_config
+from tests.bench.matching import COUNTERS, action_latencies, statistic_latencies
+from tests.bench.measure import REPO, PeakRss, percentile
+
+READY_TIMEOUT_S = 180.0
+PROBE_TENANT = "bench-probe"
+MB = 1e6
+
+
+class OutputReader(threading.Thread):
+    """Reads topics from their start in a thread: counts, the latest Kafka timestamp (ms) and, with
+    ``keep``, (topic, value, timestamp) of each record — a big day's outputs need not be held."""
+
+    def __init__(self, bootstrap: str, topics: list[str], *, keep: bool = True) -> None:
+        super().__init__(daemon=True)
+        self.keep = keep
+        self.total = 0
+        self.max_ts = 0
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "bench-reader-" + uuid.uuid4().hex,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.subscribe(topics)
+        self.records: list[tuple[str, bytes, int]] = []
+        self.counts: dict[str, int] = {t: 0 for t in topics}
+        self.last_arrival = time.monotonic()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                for msg in self.consumer.consume(1000, 0.2):
+                    if msg.error():
+                        continue
+                    ts = msg.timestamp()[1]
+                    if self.keep:
+                        self.records.append((msg.topic(), msg.value(), ts))
+                    self.counts[msg.topic()] = self.counts.get(msg.topic(), 0) + 1
+                    self.total += 1
+                    self.max_ts = max(self.max_ts, ts)
+                    self.last_arrival = time.monotonic()
+        finally:
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(30)
+
+    def idle_s(self) -> float:
+        return time.monotonic() - self.last_arrival
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float, alive: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if not alive():
+            raise RuntimeError(f"the process died while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} within {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+def load_events(path: Path) -> list[dict]:
+    """The day's events, validated (in memory: times in ms), in file order."""
+    with path.open("rb") as fh:
+        return [validate_event(parse_json_line(line)) for line in fh if line.strip()]
+
+
+def probe_event(first: dict) -> dict:
+    """A copy of the day's first event (a login) for another tenant: shows the consumer is running."""
+    return {**first, "TenantID": PROBE_TENANT, "EventTime": first["EventTime"] - 60_000}
+
+
+def producer(bootstrap: str, linger_ms: int = 5) -> Producer:
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "enable.idempotence": True})
+
+
+def produce_all(prod: Producer, topic: str, encoded: list[tuple[bytes, bytes]]) -> None:
+    for key, value in encoded:
+        while True:
+            try:
+                prod.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                prod.poll(0.05)
+        prod.poll(0)
+    if prod.flush(120) != 0:
+        raise RuntimeError("the producer could not deliver every event")
+
+
+def encode_events(events: list[dict]) -> list[tuple[bytes, bytes]]:
+    return [(event_key(e).encode(), encode("ReportingEvent", e)) for e in events]
+
+
+def _python_env(bootstrap: str, prefix: str) -> dict[str, str]:
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MEDIASTAT_TOPIC_PREFIX": prefix}
+
+
+def start_worker(bootstrap: str, prefix: str, workdir: Path, clock: str, config: Path) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "worker",
+        "--bootstrap",
+        bootstrap,
+        "--prefix",
+        prefix,
+        "--app-id",
+        f"{prefix}-app",
+        "--data-dir",
+        str(workdir / "state"),
+        "--clock",
+        clock,
+        "--config",
+        str(config),
+        "--loglevel",
+        "warning",
+        "--web-port",
+        "-1",
+    ]
+    log = open(workdir / "worker.log", "wb")
+    return subprocess.Popen(
+        args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=_python_env(bootstrap, prefix)
+    )
+
+
+def stop(proc: subprocess.Popen, rss: PeakRss | None = None) -> int:
+    """SIGTERM, then the peak RSS (bytes) as the child is reaped."""
+    rss = rss or PeakRss(proc)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return rss.wait(60).peak_rss
+
+
+def _log_tail(workdir: Path) -> str:
+    try:
+        return (workdir / "worker.log").read_text(errors="replace").strip().splitlines()[-1][-300:]
+    except (OSError, IndexError):
+        return ""
+
+
+# --- the worker on a day: throughput and peak RSS ------------------------------------------------
+
+
+def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s: float = 8.0) -> dict:
+    """Start a worker (event clock), wait until it answers a probe, feed the day at full speed.
+
+    Ends when every action the core makes from the day is on the actions topic and no output came
+    for ``idle_s`` (stage 3's last statistics follow the final watermark), or at ``cap_s``.
+    """
+    bootstrap = resolve_bootstrap(None)
+    prefix = "bench" + uuid.uuid4().hex[:10]
+    config = load_config(config_path)
+    events = load_events(events_path)
+    expected = len(CoreDriver(config.capacity).push_all(events))
+    encoded = encode_events(events)
+    ensure_pipeline_topics(bootstrap, prefix, config.stat_types)
+    actions_topic = topic_name("actions", prefix)
+    reader = OutputReader(
+        bootstrap, [actions_topic] + [stat_topic(s, prefix) for s in config.stat_types], keep=False
+    )
+    reader.start()
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
+        workdir = Path(tmp)
+        proc = start_worker(bootstrap, prefix, workdir, "event", config_path)
+        rss = PeakRss(proc)
+        alive = lambda: proc.poll() is None  # noqa: E731
+        try:
+            prod = producer(bootstrap)
+            produce_all(prod, topic_name("events", prefix), encode_events([probe_event(events[0])]))
+            wait_until(
+                lambda: reader.counts[actions_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe"
+            )
+            time.sleep(1.0)  # the probe's own few actions
+            base_actions, base_records = reader.counts[actions_topic], reader.total
+            started = time.time()
+            produce_all(prod, topic_name("events", prefix), encoded)
+            deadline = time.monotonic() + cap_s
+            while time.monotonic() < deadline and alive():
+                rss.sample()
+                if reader.counts[actions_topic] - base_actions >= expected and reader.idle_s() >= idle_s:
+                    break
+                time.sleep(0.5)
+            if not alive():
+                raise RuntimeError(f"the worker exited: {_log_tail(workdir)}")
+            seen = reader.counts[actions_topic] - base_actions
+            outputs = reader.total - base_records
+            ended = reader.max_ts / 1000  # the probe's outputs all came before the day was fed
+        finally:
+            peak = stop(proc, rss)
+            reader.stop()
+    return {
+        "events": len(events),
+        "expected_actions": expected,
+        "actions": seen,
+        "records": outputs,
+        "seconds": max(ended - started, 1e-3),
+        "complete": seen >= expected,
+        "peak_rss": peak,
+    }
+
+
+def row_worker(events_path: Path, config_path: Path, described: str, cap_s: float) -> list[dict]:
+    got = worker_on_day(events_path, config_path, cap_s=cap_s)
+    done = got["actions"] / max(got["expected_actions"], 1)
+    rate = got["events"] * min(done, 1.0) / got["seconds"]
+    note = f"{got['actions']:,} actions, {got['records'] - got['actions']:,} statistic records"
+    if not got["complete"]:
+        note = f"stopped at {cap_s:.0f} s: {got['actions']:,} of {got['expected_actions']:,} actions"
+    return [
+        {
+            "key": "worker.events_per_s",
+            "partial": not got["complete"],
+            "what": f"one worker end to end, event clock, starter statistics ({described})",
+            "value": rate,
+            "unit": "events/s",
+            "note": note,
+        },
+        {"key": "worker.rss", "what": "peak RSS of that worker", "value": got["peak_rss"] / MB, "unit": "MB"},
+    ]
+
+
+def row_worker_rss(
+    events_path: Path, config_path: Path, described: str, key: str, cap_s: float
+) -> list[dict]:
+    got = worker_on_day(events_path, config_path, cap_s=cap_s)
+    note = (
+        "whole day"
+        if got["complete"]
+        else (f"after {got['actions']:,} of {got['expected_actions']:,} actions, capped at {cap_s:.0f} s")
+    )
+    return [
+        {
+            "key": key,
+            "partial": not got["complete"],
+            "what": f"peak RSS of one worker ({described})",
+            "value": got["peak_rss"] / MB,
+            "unit": "MB",
+            "note": note,
+        }
+    ]
+
+
+# --- bare faust and the plain confluent-kafka loop ------------------------------------------------
+
+
+def row_faust_bare(events_path: Path, described: str, cap_s: float) -> list[dict]:
+    """The bare faust agent over the same encoded events: first event fed → last output record."""
+    bootstrap = resolve_bootstrap(None)
+    prefix = "bench" + uuid.uuid4().hex[:10]
+    events = load_events(events_path)
+    encoded = encode_events(events)
+    in_topic, out_topic = f"{prefix}.bare-in", f"{prefix}.bare-out"
+    ensure_topics(bootstrap, [in_topic, out_topic])
+    reader = OutputReader(bootstrap, [out_topic])
+    reader.start()
+    with tempfile.TemporaryDirectory(prefix="bench-faust-") as tmp:
+        workdir = Path(tmp)
+        log = open(workdir / "worker.log", "wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.bare_faust",
+                bootstrap,
+                in_topic,
+                out_topic,
+                str(workdir / "state"),
+                f"{prefix}-app",
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_python_env(bootstrap, prefix),
+        )
+        alive = lambda: proc.poll() is None  # noqa: E731
+        try:
+            prod = producer(bootstrap)
+            produce_all(prod, in_topic, encoded[:1])
+            wait_until(lambda: reader.counts[out_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe")
+            base = reader.counts[out_topic]
+            base_records = len(reader.records)
+            started = time.time()
+            produce_all(prod, in_topic, encoded)
+            wait_until(lambda: reader.counts[out_topic] - base >= len(encoded), cap_s, alive, "every output")
+            outputs = reader.records[base_records:]
+        finally:
+            stop(proc)
+            reader.stop()
+    ended = max(ts for _, _, ts in outputs) / 1000
+    return [
+        {
+            "key": "faust-bare.events_per_s",
+            "what": f"bare faust agent: consume, one RocksDB write, one send per event ({described})",
+            "value": len(encoded) / max(ended - started, 1e-3),
+            "unit": "events/s",
+        }
+    ]
+
+
+def row_kafka_loop(events_path: Path, described: str, cap_s: float) -> list[dict]:
+    """confluent-kafka consume → fastavro decode → produce 6 records per event, over pre-fed events."""
+    bootstrap = resolve_bootstrap(None)
+    prefix = "bench" + uuid.uuid4().hex[:10]
+    encoded = encode_events(load_events(events_path))
+    in_topic, out_topic = f"{prefix}.loop-in", f"{prefix}.loop-out"
+    ensure_topics(bootstrap, [in_topic, out_topic])
+    produce_all(producer(bootstrap), in_topic, encoded)
+    schema = load_schema("ReportingEvent").parsed
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{prefix}-loop",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    out = producer(bootstrap, linger_ms=5)
+    consumer.subscribe([in_topic])
+    done = 0
+    started = None
+    deadline = time.monotonic() + cap_s
+    try:
+        while done < len(encoded):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the loop read {done:,} of {len(encoded):,} events in {cap_s:.0f} s")
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error():
+                    continue
+                if started is None:
+                    started = time.perf_counter()
+                record = schemaless_reader(io.BytesIO(msg.value()[HEADER_LEN:]), schema, None)
+                key = record["TenantID"].encode()
+                for n in range(6):
+                    while True:
+                        try:
+                            out.produce(out_topic, value=msg.value(), key=key + bytes([n]))
+                            break
+                        except BufferError:
+                            out.poll(0.01)
+                done += 1
+            out.poll(0)
+        if out.flush(120) != 0:
+            raise RuntimeError("the loop's producer could not deliver every record")
+        took = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        consumer.close()
+    return [
+        {
+            "key": "kafka-loop.events_per_s",
+            "what": f"plain confluent-kafka loop: consume, fastavro decode, produce 6 ({described})",
+            "value": done / max(took, 1e-3),
+            "unit": "events/s",
+        }
+    ]
+
+
+# --- latency at a paced rate on the wall clock ---------------------------------------------------
+
+
+def row_latency(
+    events_path: Path, config_path: Path, described: str, *, rate: float, seconds: float, drain_s: float
+) -> list[dict]:
+    """Events stamped now, paced at ``rate``/s, through a wall-clock worker; see :mod:`matching`."""
+    bootstrap = resolve_bootstrap(None)
+    prefix = "bench" + uuid.uuid4().hex[:10]
+    config = load_config(config_path)
+    wanted = int(rate * seconds)
+    events = load_events(events_path)[:wanted]
+    if len(events) < wanted:
+        raise RuntimeError(f"the day has {len(events):,} events, {wanted:,} needed")
+    ensure_pipeline_topics(bootstrap, prefix, config.stat_types)
+    actions_topic = topic_name("actions", prefix)
+    counter_topics = [stat_topic(name, prefix) for name in COUNTERS if name in config.stat_types]
+    reader = OutputReader(bootstrap, [actions_topic, *counter_topics])
+    reader.start()
+    events_topic = topic_name("events", prefix)
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        workdir = Path(tmp)
+        proc = start_worker(bootstrap, prefix, workdir, "wall", config_path)
+        alive = lambda: proc.poll() is None  # noqa: E731
+        try:
+            prod = producer(bootstrap, linger_ms=0)
+            probe = probe_event(events[0])
+            probe["EventTime"] = int(time.time() * 1000)
+            produce_all(prod, events_topic, encode_events([probe]))
+            wait_until(
+                lambda: reader.counts[actions_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe"
+            )
+            time.sleep(2.0)
+            base_records = len(reader.records)
+            last = 0
+            started = time.monotonic()
+            for i, event in enumerate(events):
+                due = started + i / rate
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                last = max(int(time.time() * 1000), last + 1)  # strictly increasing: names the event
+                event["EventTime"] = last
+                prod.produce(
+                    events_topic, value=encode("ReportingEvent", event), key=event_key(event).encode()
+                )
+                prod.poll(0)
+            fed_s = time.monotonic() - started
+            prod.flush(60)
+            # Until the outputs stop (the core's expected actions are computed only afterwards, so
+            # the measuring process takes no CPU from the worker while it works).
+            deadline = time.monotonic() + drain_s
+            while time.monotonic() < deadline and alive() and reader.idle_s() < 5:
+                time.sleep(0.5)
+            outputs = reader.records[base_records:]
+        finally:
+            stop(proc)
+            reader.stop()
+    expected = CoreDriver(config.capacity).push_all(events)
+    stamps = sorted({a["EventTime"] for a in expected})
+    seen_actions, seen_counters = [], []
+    for topic, value, ts in outputs:
+        record = decode(value)[1]
+        if topic == actions_topic:
+            seen_actions.append((record["EventTime"], ts))
+        else:
+            seen_counters.append((record, ts))
+    to_action = action_latencies(stamps, seen_actions)
+    to_stat = statistic_latencies(expected, seen_counters)
+    note = f"{len(events):,} events fed in {fed_s:.1f} s, stamped now, from a day of {described}"
+    figures = []
+    for key, what, values in (
+        ("latency.action", "raw event → action", to_action),
+        ("latency.stat", "raw event → statistic (Queue_Entered, Offered, Accepted)", to_stat),
+    ):
+        if not values:
+            raise RuntimeError(f"no {what} pairs to measure")
+        missing = sum(1 for v in values if math.isinf(v))
+        tail = ""
+        if missing:
+            seen = [v for v in values if not math.isinf(v)]
+            tail = f"; {missing:,} of {len(values):,} never seen within {drain_s:.0f} s"
+            if seen:
+                tail += (
+                    f"; of those seen: p50 {percentile(seen, 50):,.0f} ms, p99 {percentile(seen, 99):,.0f} ms"
+                )
+        figures += [
+            {
+                "key": f"{key}_p50",
+                "what": f"{what}, p50 at {rate:,.0f} events/s",
+                "value": percentile(values, 50),
+                "unit": "ms",
+                "note": f"{len(values):,} pairs{tail}",
+            },
+            {"key": f"{key}_p99", "what": f"{what}, p99", "value": percentile(values, 99), "unit": "ms"},
+        ]
+    figures[0]["note"] += f"; {note}"
+    return figures

@@ -1,0 +1,59 @@
+"""Measuring helpers: the percentile and the peak RSS of a child (no broker, nothing timed)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.bench.measure import PeakRss, commit, machine, percentile
+
+MiB = 2**20
+
+
+def test_percentile_is_a_nearest_rank_value() -> None:
+    values = [float(v) for v in range(100, 0, -1)]  # 1..100, unsorted
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile(values, 0) == 1
+    assert percentile([5.0], 99) == 5
+
+
+def test_a_missing_output_shows_in_the_tail_only() -> None:
+    values = [10.0] * 98 + [math.inf] * 2
+    assert percentile(values, 50) == 10
+    assert percentile(values, 99) == math.inf
+
+
+def test_percentile_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_peak_rss_of_a_child_that_allocates_a_known_amount() -> None:
+    size = 200 * MiB
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"import time; b = b'x' * {size}; time.sleep(0.3); del b; time.sleep(0.3)"]
+    )
+    ended = PeakRss(child).wait(60)
+    assert ended.returncode == 0 and not ended.timed_out
+    # The bytes object plus the interpreter (~10-30 MB); freed before the end, still counted.
+    assert size <= ended.peak_rss <= size + 150 * MiB
+
+
+def test_a_child_outliving_the_timeout_is_killed_and_said_so() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ended = PeakRss(child).wait(0.5)
+    assert ended.timed_out
+    assert ended.returncode != 0
+    assert child.poll() is not None
+
+
+def test_machine_and_commit_lines() -> None:
+    assert "cores" in machine() and "Python 3." in machine()
+    assert commit() != "unknown commit"
