@@ -166,6 +166,27 @@ class Bucket:
         for name in _ADDITIVE:
             setattr(self, name, getattr(self, name) + sign * getattr(other, name))
 
+    def subtract(self, other: Bucket) -> None:
+        """``add_sums(other, -1)`` written out: a Sliding step drops a bucket per accumulator."""
+        self.number_main -= other.number_main
+        self.number_rel -= other.number_rel
+        self.adjusted_main -= other.adjusted_main
+        self.adjusted_rel -= other.adjusted_rel
+        self.time_main -= other.time_main
+        self.time_rel -= other.time_rel
+        self.range_number -= other.range_number
+        self.range_time -= other.range_time
+        self.area -= other.area
+
+    def holds_something(self) -> bool:
+        """Whether any sum or extreme is set (a bucket that does not changes no value by leaving)."""
+        return bool(
+            self.number_main or self.number_rel or self.adjusted_main or self.adjusted_rel
+            or self.time_main or self.time_rel or self.range_number or self.range_time or self.area
+            or self.max_duration is not None or self.min_duration is not None
+            or self.max_current is not None or self.min_current is not None
+        )
+
     def merge_extremes(self, other: Bucket) -> None:
         for hi, lo in (("max_duration", "min_duration"), ("max_current", "min_current")):
             a, b = getattr(self, hi), getattr(other, hi)
@@ -329,19 +350,23 @@ def _sliding_bucket(acc: Accumulator, start: int, seed: int | None) -> Bucket:
 def prune(acc: Accumulator, plan: Plan, now: int) -> int:
     """Sliding: drop buckets that left the window, subtracting them from the running totals.
 
-    O(1) when nothing left; returns how many were dropped (a value that moves only with its window
-    changed only then).
+    O(1) when nothing left; returns how many of the dropped buckets held something (a value that
+    moves only with its window changed only then: an empty bucket leaving changes no value).
     """
-    if plan.kind != "Sliding" or acc.oldest is None:
+    if acc.oldest is None or plan.kind != "Sliding":
         return 0
     first = plan.window_start(now)
     if acc.oldest >= first:
         return 0
-    gone = [s for s in acc.buckets if s < first]
-    for start in gone:
-        acc.total.add_sums(acc.buckets.pop(start), -1)
-    acc.oldest = min(acc.buckets, default=None)
-    return len(gone)
+    buckets, total = acc.buckets, acc.total
+    held = 0
+    for start in [s for s in buckets if s < first]:
+        gone = buckets.pop(start)
+        if gone.holds_something():
+            total.subtract(gone)
+            held += 1
+    acc.oldest = min(buckets, default=None)
+    return held
 
 
 def bucket_for(acc: Accumulator, plan: Plan, t: int, now: int) -> Bucket | None:
@@ -474,17 +499,20 @@ def _split(acc: Accumulator, plan: Plan, bucket: Bucket, start: int, end: int, i
     """TotalTime: only the part of [start, end] inside the interval (Sliding: per bucket)."""
     if plan.kind == "Sliding":
         step = plan.step
-        b = max((start // step) * step, plan.window_start(max(now, end)))
-        while b <= bucket.start:  # at most the window's buckets
-            overlap = min(end, b + step) - max(start, b)
+        b = max((start // step) * step, plan.window_start(now if now > end else end))
+        buckets, total, last = acc.buckets, acc.total, bucket.start
+        while b <= last:  # at most the window's buckets
+            overlap = (end if end < b + step else b + step) - (start if start > b else b)
             if overlap > 0:
-                target = _sliding_bucket(acc, b, None)
+                target = buckets.get(b)
+                if target is None:
+                    target = _sliding_bucket(acc, b, None)
                 if in_m:
                     target.time_main += overlap
-                    acc.total.time_main += overlap
+                    total.time_main += overlap
                 if in_r:
                     target.time_rel += overlap
-                    acc.total.time_rel += overlap
+                    total.time_rel += overlap
             b += step
         return
     ms = max(0, end - max(start, bucket.start))

@@ -279,7 +279,9 @@ def compile_evaluator(plan: Plan) -> Evaluator:
     if direct is not None:  # Sliding: the running totals once the window has moved to ``now``
 
         def sliding(acc: Accumulator, now: int) -> float:
-            prune(acc, plan, now)
+            oldest = acc.oldest
+            if oldest is not None and oldest < plan.window_start(now):  # ``prune``'s own test, first
+                prune(acc, plan, now)
             return direct(acc.total)
 
         return sliding

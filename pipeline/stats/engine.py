@@ -122,7 +122,7 @@ class StatEngine:
             "pending_logout": [],  # [statistic, "ObjectType/TenantID/ObjectID"]
         }
         self._membership: dict[int | None, _Membership] = {}
-        self._relevant: dict[tuple[str, str | None, bool], tuple[_Slot, ...]] = {}
+        self._relevant: dict[tuple[str, str | None, bool, bool], tuple[_Slot, ...]] = {}
         self._seen: set[str] = set()  # objects ("ObjectType/TenantID/ObjectID") every statistic has seen
         self._next_due: float = float("-inf")  # before the first advance everything is due
 
@@ -282,10 +282,12 @@ class StatEngine:
             fresh += [suffix for _tt, _ti, suffix in targets_now if suffix not in seen]
         # Once every statistic holds an accumulator for these objects ("seen"), only the statistics
         # whose masks name this action and media (or that follow status) can change: skip the others.
-        if login_event is None and not fresh:
-            slots = self._relevant.get((name, action.get("MediaTypeID"), tracker_changed))
+        # A login or logout also reaches the SinceLogin statistics (their sessions open and close).
+        if not fresh:
+            key = (name, action.get("MediaTypeID"), tracker_changed, login_event is not None)
+            slots = self._relevant.get(key)
             if slots is None:
-                slots = self._slots_for(name, action.get("MediaTypeID"), tracker_changed)
+                slots = self._slots_for(*key)
         else:
             slots = self._slots
         views: dict[frozenset[str] | None, dict[str, Any]] = {}  # status views of this action, by media
@@ -331,14 +333,18 @@ class StatEngine:
             seen.update(fresh)
         return out
 
-    def _slots_for(self, action_name: str, media: str | None, status_moved: bool) -> tuple[_Slot, ...]:
+    def _slots_for(self, action_name: str, media: str | None, status_moved: bool,
+                   session: bool = False) -> tuple[_Slot, ...]:
         """Statistics an action of this name and media can change once its objects are seen (the
-        status statistics only when the action moved a status: members are already in them)."""
-        found = self._relevant.get((action_name, media, status_moved))
+        status statistics only when the action moved a status: members are already in them; the
+        SinceLogin ones also when it opened or closed a ``session``)."""
+        key = (action_name, media, status_moved, session)
+        found = self._relevant.get(key)
         if found is None:
-            found = self._relevant[(action_name, media, status_moved)] = tuple(
+            found = self._relevant[key] = tuple(
                 s for s in self._slots
                 if (s.plan.by_status and status_moved)
+                or (session and s.plan.kind == "SinceLogin")
                 or (
                     (s.stat.stat_type.main_mask.matches(action_name)
                      or s.stat.stat_type.rel_mask.matches(action_name))
@@ -383,7 +389,13 @@ class StatEngine:
                 ):
                     return
         acc.sent, acc.sent_value, acc.sent_state = True, value, state
-        out.append(self._record(slot, acc, now, "Change", evaluated=(value, state)))
+        start, end = slot.bounds(acc, now)
+        out.append({  # ``_record``, inlined
+            "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
+            "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
+            "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
+            "State": state, "Unit": slot.unit, "EmittedAt": self._meta["clock"], "Reason": "Change",
+        })
 
     def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
         lo = acc.logout
