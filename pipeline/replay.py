@@ -162,7 +162,9 @@ def replay(
     emit_actions(driver.flush())
     if stage3 is not None:
         to_stats(stage3.flush())
-        to_stats(([], stage3.finals(until_ms if until_ms is not None else clock)))
+        for rec in stage3.iter_finals(until_ms if until_ms is not None else clock):
+            summary.stats += 1
+            on_stat(rec)
     summary.counters.update(driver.counters)
     summary.anomalies.update(driver.anomalies)
     summary.seconds = time.perf_counter() - started

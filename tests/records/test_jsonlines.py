@@ -68,7 +68,8 @@ def test_bytes_big_integers_and_odd_keys_fall_back_to_the_reference() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["Value", "UserData", "Reason", "ObjectID", "Statistic", "Other"]), _NESTED, max_size=6
+        st.sampled_from(["Value", "UserData", "Reason", "ObjectID", "Statistic", "Other"]), _NESTED,
+        max_size=6,
     ),
     st.dictionaries(st.sampled_from(["EventTime", "StartTime", "IntervalStart", "IntervalEnd", "EmittedAt"]),
                     st.none() | _TIMES, max_size=5),
