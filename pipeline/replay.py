@@ -22,6 +22,7 @@ from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
+from pipeline.records.jsonlines import encode_line
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
@@ -164,7 +165,9 @@ def replay(
     emit_actions(driver.flush())
     if stage3 is not None:
         to_stats(stage3.flush())
-        to_stats(([], stage3.finals(until_ms if until_ms is not None else clock)))
+        for rec in stage3.iter_finals(until_ms if until_ms is not None else clock):
+            summary.stats += 1
+            on_stat(rec)
     summary.counters.update(driver.counters)
     summary.anomalies.update(driver.anomalies)
     summary.seconds = time.perf_counter() - started
@@ -212,17 +215,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
-def _open_out(path: Path | None) -> IO[str] | None:
+#: Output buffer: a replay writes hundreds of thousands of short lines.
+_OUT_BUFFER = 1 << 20
+
+
+def _open_out(path: Path | None) -> IO[bytes] | None:
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("w", encoding="utf-8")
+    return path.open("wb", buffering=_OUT_BUFFER)
 
 
-def _writer(fh: IO[str] | None) -> Sink | None:
+def _writer(fh: IO[bytes] | None) -> Sink | None:
+    """Each record serialised once, straight to bytes (``pipeline.records.jsonlines``)."""
     if fh is None:
         return None
-    return lambda rec: fh.write(to_json(rec) + "\n")
+    write = fh.write
+    return lambda rec: write(encode_line(rec))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -258,17 +258,30 @@ def _sums_only(plan: Plan) -> Callable[[Bucket], float] | None:
     return table.get(plan.stat.stat_type.category)
 
 
+#: Growing counters read straight from the interval's bucket (the same values as ``_sums_only``).
+_GROWING_COUNTERS: dict[str, Evaluator] = {
+    "TotalNumber": lambda acc, now: float(acc.bucket.number_main),
+    "TotalAdjustedNumber": lambda acc, now: float(acc.bucket.number_main),
+    "TotalAdjustedTime": lambda acc, now: acc.bucket.adjusted_main / 1000,
+}
+
+
 def compile_evaluator(plan: Plan) -> Evaluator:
     """The value function of the statistic's category (raises on an unknown category)."""
     stat = plan.stat
     category = stat.stat_type.category
     direct = _sums_only(plan)
     if direct is not None and plan.kind == "Growing":
+        counter = _GROWING_COUNTERS.get(category)
+        if counter is not None:  # the most common statistics: one attribute read, no nested call
+            return counter
         return lambda acc, now: direct(acc.bucket)
     if direct is not None:  # Sliding: the running totals once the window has moved to ``now``
 
         def sliding(acc: Accumulator, now: int) -> float:
-            prune(acc, plan, now)
+            oldest = acc.oldest
+            if oldest is not None and oldest < plan.window_start(now):  # ``prune``'s own test, first
+                prune(acc, plan, now)
             return direct(acc.total)
 
         return sliding
@@ -309,12 +322,20 @@ def interval_bounds(acc: Accumulator, plan: Plan, now: int) -> tuple[int | None,
     return acc.bucket.start, acc.logout if plan.kind == "SinceLogin" else None
 
 
+def compile_bounds(plan: Plan) -> Callable[[Accumulator, int], tuple[int | None, int | None]]:
+    """:func:`interval_bounds` specialised to the statistic's time profile (one call per record)."""
+    if plan.kind == "Growing":
+        return lambda acc, now: (acc.bucket.start, None)
+    return lambda acc, now: interval_bounds(acc, plan, now)
+
+
 def evaluate(acc: Accumulator, plan: Plan, now: int) -> float:
     """The category's value at ``now`` (uncompiled convenience for tests and queries)."""
     return compile_evaluator(plan)(acc, now)
 
 
 __all__ = [
-    "CLOCK_CATEGORIES", "STATUS_CLOCK_CATEGORIES", "Interval", "compile_evaluator", "current_state",
+    "CLOCK_CATEGORIES", "STATUS_CLOCK_CATEGORIES", "Interval", "compile_bounds", "compile_evaluator",
+    "current_state",
     "evaluate", "interval_bounds", "moves_only_with_window", "moves_with_clock",
 ]

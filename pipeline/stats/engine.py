@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pipeline.records.keys import object_key
@@ -56,10 +57,12 @@ def _groups_from_json(data: dict[str, Any]) -> Groups:
 class _Membership:
     """One entry of the membership history with its index from member to groups (sorted)."""
 
-    __slots__ = ("groups", "of_agent", "of_place")
+    __slots__ = ("groups", "of_agent", "of_place", "targets")
 
     def __init__(self, groups: Groups) -> None:
         self.groups = groups
+        #: (ObjectType, TenantID, ObjectID) → the objects its actions count for (``StatEngine._targets``)
+        self.targets: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = {}
         self.of_agent: dict[str, tuple[str, ...]] = {}
         self.of_place: dict[str, tuple[str, ...]] = {}
         for index, mapping in ((self.of_agent, groups.agents), (self.of_place, groups.places)):
@@ -72,7 +75,8 @@ class _Slot:
     """One statistic, compiled: its plan, value function and accumulators (key order kept)."""
 
     __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
-                 "objects", "idle_at_zero", "template")
+                 "objects", "idle_at_zero", "changes", "insensitivity", "bounds", "name", "stat_type",
+                 "category", "profile", "unit")
 
     def __init__(self, stat: Statistic) -> None:
         self.stat = stat
@@ -88,12 +92,19 @@ class _Slot:
         # Current categories that move with the clock are 0 while nothing matching M is open; every
         # change of the accumulator is looked at when it happens, so a check can skip them then.
         self.idle_at_zero = stat.stat_type.category in categories.ZERO_WHEN_CLOSED
-        self.template = notification.record(stat, "", "", "", None, None, (None, None), 0, "")
+        self.changes = self.mode == "Changes"
+        self.insensitivity = stat.notification.insensitivity
+        self.bounds = categories.compile_bounds(self.plan)
+        # The record's constant fields, read by ``StatEngine._record`` (one dict display per record).
+        template = notification.record(stat, "", "", "", None, None, (None, None), 0, "")
+        self.name, self.stat_type = template["Statistic"], template["StatType"]
+        self.category = template["Category"]
+        self.profile, self.unit = template["TimeProfile"], template["Unit"]
 
     def evaluate(self, acc: Accumulator, at: int) -> tuple[float | None, dict | None]:
         if self.state:
             return None, categories.current_state(acc, self.stat)
-        return float(self.value_of(acc, at)), None
+        return self.value_of(acc, at), None
 
 
 class StatEngine:
@@ -112,8 +123,8 @@ class StatEngine:
             "pending_logout": [],  # [statistic, "ObjectType/TenantID/ObjectID"]
         }
         self._membership: dict[int | None, _Membership] = {}
-        self._relevant: dict[tuple[str, str | None, bool], tuple[_Slot, ...]] = {}
-        self._seen: set[tuple[str, str, str]] = set()  # objects every statistic has an accumulator for
+        self._relevant: dict[tuple[str, str | None, bool, bool], tuple[_Slot, ...]] = {}
+        self._seen: set[str] = set()  # objects ("ObjectType/TenantID/ObjectID") every statistic has seen
         self._next_due: float = float("-inf")  # before the first advance everything is due
 
     # ------------------------------------------------------------------------------------ clock
@@ -183,7 +194,7 @@ class StatEngine:
                 acc = slot.accs[suffix]
                 if acc.object_type == gtype and acc.object_id == group:
                     if acc_ops.remove_member(acc, slot.plan, member, at, now):
-                        out += self._on_change(slot, acc, now)
+                        self._notify(slot, acc, now, out)
         return out
 
     def _join(self, gtype: str, group: str, member_type: str, member_id: str, at: int, now: int) -> list:
@@ -198,7 +209,7 @@ class StatEngine:
                 acc, _new = self._get_acc(slot, gtype, tenant, group, at, now)
                 view = status.status_view(self._objects[okey], slot.stat.stat_type.media_types)
                 if acc_ops.apply_status(acc, slot.plan, f"{member_type}:{member_id}", view, at, now):
-                    out += self._on_change(slot, acc, now)
+                    self._notify(slot, acc, now, out)
         return out
 
     # ----------------------------------------------------------------------------------- actions
@@ -212,53 +223,77 @@ class StatEngine:
         bisect.insort(slot.order, suffix)
         return acc, True
 
-    def _targets(self, otype: str, oid: str, tenant: str, t: int) -> list[tuple[str, str, str]]:
-        """The objects an action of this object counts for at ``t``: (type, id, accumulator suffix)."""
+    def _targets(self, otype: str, oid: str, tenant: str, t: int) -> tuple[tuple[str, str, str], ...]:
+        """The objects an action of this object counts for at ``t``: (type, id, accumulator suffix).
+
+        Kept per membership entry: the same object's actions ask the same question again and again.
+        """
+        membership = self._membership_at(t)
+        found = membership.targets.get((otype, tenant, oid))
+        if found is not None:
+            return found
         if otype == "Agent":
-            groups = self._membership_at(t).of_agent.get(oid, ())
+            groups = membership.of_agent.get(oid, ())
             pairs = [("Agent", oid), *(("GroupAgents", g) for g in groups), ("Tenant", tenant)]
         elif otype == "Place":
-            groups = self._membership_at(t).of_place.get(oid, ())
+            groups = membership.of_place.get(oid, ())
             pairs = [("Place", oid), *(("GroupPlaces", g) for g in groups)]
         else:
             pairs = [(otype, oid)]
-        return [(tt, ti, object_key(tt, tenant, ti)) for tt, ti in pairs]
+        found = membership.targets[(otype, tenant, oid)] = tuple(
+            (tt, ti, object_key(tt, tenant, ti)) for tt, ti in pairs
+        )
+        return found
 
     def on_action(self, action: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Apply one action record; returns the records it triggers (resets due first)."""
-        t = parse_time(action["EventTime"])
-        if not isinstance(action["EventTime"], int):
+        t = action["EventTime"]
+        if type(t) is not int:
+            t = parse_time(t)
             action = {**action, "EventTime": t}
-        if action.get("StartTime") is not None and not isinstance(action["StartTime"], int):
-            action = {**action, "StartTime": parse_time(action["StartTime"], "StartTime")}
-        out = self.advance(max(int(now_ms), t))
+        start_time = action.get("StartTime")
+        if start_time is not None and type(start_time) is not int:
+            action = {**action, "StartTime": parse_time(start_time, "StartTime")}
+        now_ms = int(now_ms)
+        out = self.advance(now_ms if now_ms > t else t)
         now = self._meta["clock"]
         otype, oid, tenant = action["ObjectType"], action["ObjectID"], action.get("TenantID") or ""
+        name = action["Action"]
         member = f"{otype}:{oid}"
         tracker, tracker_changed, login_event = None, False, None
-        if otype in acc_ops.OWN_OBJECT_TYPES:
+        if otype == "Agent" or otype == "Place":
             okey = object_key(otype, tenant, oid)
             tracker = self._objects.get(okey)
             if tracker is None:
                 tracker = self._objects[okey] = {**status.new_tracker(), "o": [otype, tenant, oid]}
-            was_in = status.logged_in(tracker)
-            tracker_changed = status.apply_action(tracker, action)
-            is_in = status.logged_in(tracker)
-            login_event = "login" if is_in and not was_in else "logout" if was_in and not is_in else None
+            if name == "Active":  # only an Active opens or closes a login (``status.logged_in``)
+                was_in = status.logged_in(tracker)
+                tracker_changed = status.apply_action(tracker, action)
+                is_in = status.logged_in(tracker)
+                login_event = "login" if is_in and not was_in else "logout" if was_in and not is_in else None
+            else:
+                tracker_changed = status.apply_action(tracker, action)
         targets = self._targets(otype, oid, tenant, t)
         # A status is a present fact: it goes to the groups the member is in now, even when the
         # action is late and counts (as an action) for the groups of its EventTime.
         targets_now = targets if t >= now else self._targets(otype, oid, tenant, now)
         seen = self._seen
-        fresh = [(tt, tenant, ti) for tt, ti, _ in (*targets, *targets_now) if (tt, tenant, ti) not in seen]
+        fresh = [suffix for _tt, _ti, suffix in targets if suffix not in seen]
+        if targets_now is not targets:
+            fresh += [suffix for _tt, _ti, suffix in targets_now if suffix not in seen]
         # Once every statistic holds an accumulator for these objects ("seen"), only the statistics
         # whose masks name this action and media (or that follow status) can change: skip the others.
-        if login_event is None and not fresh:
-            slots = self._slots_for(action["Action"], action.get("MediaTypeID"), tracker_changed)
+        # A login or logout also reaches the SinceLogin statistics (their sessions open and close).
+        if not fresh:
+            key = (name, action.get("MediaTypeID"), tracker_changed, login_event is not None)
+            slots = self._relevant.get(key)
+            if slots is None:
+                slots = self._slots_for(*key)
         else:
             slots = self._slots
         views: dict[frozenset[str] | None, dict[str, Any]] = {}  # status views of this action, by media
         pending = self._meta["pending_logout"]
+        apply_action, apply_status, notify = acc_ops.apply_action, acc_ops.apply_status, self._notify
         for slot in slots:
             plan = slot.plan
             objects = slot.objects
@@ -285,28 +320,32 @@ class StatEngine:
                         view = views.get(media)
                         if view is None:
                             view = views[media] = status.status_view(tracker, media)
-                        changed = acc_ops.apply_status(acc, plan, member, view, t, now) or changed
-                else:
-                    changed = acc_ops.apply_action(acc, plan, action, member, now) or changed
+                        changed = apply_status(acc, plan, member, view, t, now) or changed
+                elif apply_action(acc, plan, action, member, now):
+                    changed = True
                 if own and login_event == "logout":
                     acc_ops.logout(acc, t)
                     entry = [slot.stat.name, suffix]
                     if entry not in pending:
                         pending.append(entry)
-                if changed and slot.mode == "Changes":
-                    out += self._on_change(slot, acc, now)
+                if changed:
+                    notify(slot, acc, now, out)
         if fresh and slots is self._slots:
             seen.update(fresh)
         return out
 
-    def _slots_for(self, action_name: str, media: str | None, status_moved: bool) -> tuple[_Slot, ...]:
+    def _slots_for(self, action_name: str, media: str | None, status_moved: bool,
+                   session: bool = False) -> tuple[_Slot, ...]:
         """Statistics an action of this name and media can change once its objects are seen (the
-        status statistics only when the action moved a status: members are already in them)."""
-        found = self._relevant.get((action_name, media, status_moved))
+        status statistics only when the action moved a status: members are already in them; the
+        SinceLogin ones also when it opened or closed a ``session``)."""
+        key = (action_name, media, status_moved, session)
+        found = self._relevant.get(key)
         if found is None:
-            found = self._relevant[(action_name, media, status_moved)] = tuple(
+            found = self._relevant[key] = tuple(
                 s for s in self._slots
                 if (s.plan.by_status and status_moved)
+                or (session and s.plan.kind == "SinceLogin")
                 or (
                     (s.stat.stat_type.main_mask.matches(action_name)
                      or s.stat.stat_type.rel_mask.matches(action_name))
@@ -322,29 +361,42 @@ class StatEngine:
                 interval: tuple[int | None, int | None] | None = None,
                 evaluated: tuple[float | None, dict | None] | None = None) -> dict[str, Any]:
         value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
-        start, end = interval if interval is not None else categories.interval_bounds(acc, slot.plan, at)
-        rec = slot.template.copy()  # the statistic's constant fields, in the record's field order
-        rec["ObjectType"], rec["ObjectID"], rec["TenantID"] = acc.object_type, acc.object_id, acc.tenant
-        rec["IntervalStart"], rec["IntervalEnd"], rec["Value"], rec["State"] = start, end, value, state
-        rec["EmittedAt"], rec["Reason"] = self._meta["clock"], reason
-        return rec
+        start, end = interval if interval is not None else slot.bounds(acc, at)
+        # One dict display in the record's field order (``notification.record``): the cheapest way
+        # to build the hundreds of thousands of records a day of a busy centre sends.
+        return {
+            "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
+            "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
+            "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
+            "State": state, "Unit": slot.unit, "EmittedAt": self._meta["clock"], "Reason": reason,
+        }
 
-    def _on_change(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
-        """Changes mode: a record when the value moved enough since the last one sent."""
-        if slot.mode != "Changes":
-            return []
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]]) -> None:
+        """Changes mode: append a record to ``out`` when the value moved enough since the last one
+        sent (``notification.changed_enough``, inlined: this runs for every change of every
+        accumulator)."""
+        if not slot.changes:
+            return
         if slot.state:
             value, state = None, categories.current_state(acc, slot.stat)
+            if acc.sent and state == acc.sent_state:
+                return
         else:
-            value, state = float(slot.value_of(acc, now)), None
-            if acc.sent and acc.sent_state is None and acc.sent_value is not None and (
-                value == acc.sent_value or abs(value - acc.sent_value) < slot.stat.notification.insensitivity
-            ):
-                return []  # not moved enough (``notification.changed_enough``, the common case inlined)
-        if not notification.changed_enough(slot.stat, acc, value, state):
-            return []
-        notification.remember(acc, value, state)
-        return [self._record(slot, acc, now, "Change", evaluated=(value, state))]
+            value, state = slot.value_of(acc, now), None
+            if acc.sent:
+                last = acc.sent_value
+                if acc.sent_state is None and last is not None and (
+                    value == last or abs(value - last) < slot.insensitivity
+                ):
+                    return
+        acc.sent, acc.sent_value, acc.sent_state = True, value, state
+        start, end = slot.bounds(acc, now)
+        out.append({  # ``_record``, inlined
+            "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
+            "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
+            "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
+            "State": state, "Unit": slot.unit, "EmittedAt": self._meta["clock"], "Reason": "Change",
+        })
 
     def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
         lo = acc.logout
@@ -404,7 +456,7 @@ class StatEngine:
                             continue  # nothing left the window: the value cannot have moved
                     elif acc_ops.prune(acc, plan, now) == 0 and slot.window_only:
                         continue
-                    out += self._on_change(slot, acc, now)
+                    self._notify(slot, acc, now, out)
                 due["check"] = notification.next_check(stat, now)
         self._next_due = self._earliest_due()
         return out
@@ -438,12 +490,16 @@ class StatEngine:
     def finals(self, until_ms: int) -> list[dict[str, Any]]:
         """Resets due at or before ``until_ms`` (and other due records), then one ``Final`` record
         per (statistic, object seen) for the interval containing ``until_ms``."""
-        out = self.advance(until_ms)
+        return list(self.iter_finals(until_ms))
+
+    def iter_finals(self, until_ms: int) -> Iterator[dict[str, Any]]:
+        """:meth:`finals` one record at a time: a replay of 10,000 agents has 1.3 million Finals,
+        which as one list would be most of its peak memory."""
+        yield from self.advance(until_ms)
         now = self._meta["clock"]
         for slot in self._slots:
             for suffix in slot.order:
-                out.append(self._record(slot, slot.accs[suffix], now, "Final"))
-        return out
+                yield self._record(slot, slot.accs[suffix], now, "Final")
 
     def value(self, statistic_name: str, object_type: str, tenant: str, object_id: str,
               now_ms: int) -> dict[str, Any]:
@@ -502,7 +558,7 @@ class StatEngine:
                 self._meta["due"][stat.name] = self._schedule(stat, self._meta["clock"])
         self._next_due = float("-inf")
 
-    def _rebuild_seen(self) -> set[tuple[str, str, str]]:
+    def _rebuild_seen(self) -> set[str]:
         """Objects with an accumulator in every statistic of their object type."""
         held: dict[tuple[str, str, str], int] = {}
         for slot in self._slots:
@@ -510,7 +566,7 @@ class StatEngine:
                 obj = (acc.object_type, acc.tenant, acc.object_id)
                 held[obj] = held.get(obj, 0) + 1
         wanted = {t: sum(1 for s in self._stats if t in s.stat_type.objects) for t in OBJECT_TYPES}
-        return {obj for obj, n in held.items() if n >= wanted[obj[0]]}
+        return {object_key(*obj) for obj, n in held.items() if n >= wanted[obj[0]]}
 
     def keys(self) -> list[str]:
         """Accumulator keys (``Statistic/ObjectType/TenantID/ObjectID``), sorted."""

@@ -13,6 +13,7 @@ order. Replay and the Faust stage both drive this class, so their statistic reco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, action_rank
@@ -70,6 +71,10 @@ class OrderedStats:
 
     def finals(self, until: int) -> list[dict]:
         return self.engine.finals(until)
+
+    def iter_finals(self, until: int) -> Iterator[dict]:
+        """:meth:`finals` one record at a time (bounded memory for a large replay)."""
+        return self.engine.iter_finals(until)
 
     def _apply(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[dict]]:
         tags: list[Any] = []

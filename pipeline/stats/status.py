@@ -63,22 +63,29 @@ def logged_in(tracker: dict[str, Any]) -> bool:
 
 def status_view(tracker: dict[str, Any], media: frozenset[str] | None = None) -> dict[str, Any]:
     """``{"Status", "Media", "DoNotDisturb", "Reason", "UserData"}`` of the object, optionally for
-    the given media only (``None`` = every media)."""
-    dnd = any(entry[0] == "DoNotDisturb" for entry in tracker["open"].values())
-    if not logged_in(tracker):
-        return {"Status": "LoggedOut", "Media": {}, "DoNotDisturb": dnd, "Reason": None, "UserData": None}
+    the given media only (``None`` = every media). One pass over the open actions: this runs for
+    every action that moves a status."""
+    open_ = tracker["open"]
+    dnd = logged = False
     best_per_media: dict[str, list[Any]] = {}
-    for key in sorted(tracker["open"]):
-        entry = tracker["open"][key]
+    for key in sorted(open_):
+        entry = open_[key]
         name, m = entry[0], entry[1]
+        if name == "DoNotDisturb":
+            dnd = True
+            continue
+        if name == "Active":
+            logged = True
         if name not in STATUS_ACTIONS or not m or (media is not None and m not in media):
             continue
         cur = best_per_media.get(m)
         if cur is None or _rank(entry) > _rank(cur):
             best_per_media[m] = entry
-    media_status = {m: e[0] for m, e in sorted(best_per_media.items())}
+    if not logged:
+        return {"Status": "LoggedOut", "Media": {}, "DoNotDisturb": dnd, "Reason": None, "UserData": None}
     if not best_per_media:
         return {"Status": "NotMonitored", "Media": {}, "DoNotDisturb": dnd, "Reason": None, "UserData": None}
+    media_status = {m: e[0] for m, e in sorted(best_per_media.items())}
     top = max(best_per_media.values(), key=_rank)
     return {
         "Status": top[0],
