@@ -2,20 +2,26 @@
 
 A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
 It reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
-actions topic) and stage 2's watermarks, each saying that every action at or before its time is
-already on the topic. Actions are held and applied only up to the smallest watermark of all stage-2
-partitions, in event-time order, so the engine sees replay's sequence whatever the timing of the
-stages (on the event clock nothing is released by wall-clock idleness: the end of the input comes
-as stage 2's last watermark). One engine per partition of the topic. Group and tenant statistics
-fan out from agent and place actions, so they are complete only when it has **one partition** (the
-default); stages 1 and 2 scale out on their own topics' partitions.
+actions topic), one message per input of theirs carrying all the actions that input made (a
+*bundle*), and stage 2's watermarks, each saying that every action at or before its time is
+already on the topic. Inputs come in batches (:mod:`pipeline.stream.batches`); the statistic
+records of a batch go through the worker's one producer and are awaited once. Actions are held
+and applied only up to the smallest watermark of all stage-2 partitions, in event-time order, so
+the engine sees replay's sequence whatever the timing of the stages (on the event clock nothing
+is released by wall-clock idleness: the end of the input comes as stage 2's last watermark). One
+engine per partition of the topic. Group and tenant statistics fan out from agent and place
+actions, so they are complete only when it has **one partition** (the default); stages 1 and 2
+scale out on their own topics' partitions.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
 faust requires for table writes) the engine's changed state and the set of applied input offsets
 are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
-last checkpoint acknowledged. After a crash the engine is restored from the table and redelivered
-inputs it already holds are skipped, so statistics count every action exactly once; a notification
-may be sent again (its topic is compacted, so readers see the latest value).
+last checkpoint acknowledged. A bundle counts as applied once every action in it is; a checkpoint
+taken while some of them still wait in the window leaves the bundle unapplied, and after a crash
+its actions already applied are dropped as repeats by ``ActionID`` (the applied ids are part of the
+checkpoint). After a crash the engine is restored from the table and redelivered inputs it already
+holds are skipped, so statistics count every action exactly once; a notification may be sent again
+(its topic is compacted, so readers see the latest value).
 
 Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
 event time, ticked every second for resets and Time notifications; actions held for
@@ -36,11 +42,13 @@ import faust
 
 from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
-from pipeline.records.codec import decode, encode
+from pipeline.records.codec import MARKER, decode, encode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery
+from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
+from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,15 @@ WALL_FLUSH_S = 2.0
 
 
 SPACES = ("A", "B")
+
+
+class _Input:
+    """One stats-inputs message in flight: applied once ``left`` of its actions are applied."""
+
+    __slots__ = ("offset", "event", "left")
+
+    def __init__(self, offset: int, event: Any, left: int = 1) -> None:
+        self.offset, self.event, self.left = offset, event, left
 
 
 class _PartitionStats:
@@ -147,17 +164,16 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         return
     event_clock = settings.clock == "event"
     inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
-    out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
+    producer = shared_producer(app, settings)
+    stat_topics = {name: topics.stat(name) for name in config.stat_types}
     table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.stats_inputs))
     sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
 
-    async def publish(records: list[dict]) -> None:
+    def publish(out: Batch, records: list[dict]) -> None:
         counts["records"] += len(records)
-        await delivery.send_all(
-            out[r["StatType"]].send(key=stat_record_key(r), value=encode("StatValue", r), force=True)
-            for r in records
-        )
+        for r in records:
+            out.produce(stat_topics[r["StatType"]], stat_record_key(r), encode("StatValue", r))
 
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
@@ -167,7 +183,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
         return part
 
-    async def checkpoint(part: _PartitionStats, manual) -> None:
+    async def checkpoint(part: _PartitionStats, stream) -> None:
+        """Write the engine's state (the current event must be of the partition), then ack."""
         space = part.next_space()
         entries = part.entries(space)
         held = part.written[space]
@@ -182,52 +199,77 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         part.current = space
         for finished in part.unacked:
             for done in part.acks.finished(finished):
-                await manual.ack(done)
+                await stream.ack(done)
         part.unacked.clear()
         part.last_checkpoint = time.monotonic()
 
-    async def applied(part: _PartitionStats, tags: list, records: list[dict]) -> None:
-        """Publish, then note the inputs as applied (acknowledged at the next checkpoint)."""
+    def applied(out: Batch, part: _PartitionStats, tags: list[_Input], records: list[dict]) -> None:
+        """Publish, then note the inputs whose actions are all applied (acked at the next checkpoint)."""
         if not event_clock:
             records = part.stats.advance(int(time.time() * 1000)) + records
-        await publish(records)
-        for offset, done in tags:
-            part.mark(offset)
-            part.unacked.append(done)
+        publish(out, records)
+        applied_tags(part, tags)
+
+    def applied_tags(part: _PartitionStats, tags: list[_Input]) -> None:
+        for tag in tags:
+            tag.left -= 1
+            if tag.left == 0:
+                part.mark(tag.offset)
+                part.unacked.append(tag.event)
+
+    def handle(out: Batch, part: _PartitionStats, event) -> None:
+        msg = event.message
+        part.acks.received(event)
+        if part.applied(msg.offset):
+            counts["redelivered"] += 1
+            part.unacked.append(event)  # acknowledged in order at the next checkpoint
+            return
+        value = bytes(msg.value or b"")
+        if msg.key == b"watermark":
+            mark = delivery.loads(value)
+            part.marks.update(mark["From"], mark["Time"], 0.0)
+            lowest = part.marks.lowest()
+            tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
+            applied(out, part, [*tags, _Input(msg.offset, event)], records)
+            return
+        try:
+            if value[:2] == MARKER:  # one action record (as the actions topic carries them)
+                actions = [decode(value, expected="ActionRecord")[1]]
+            else:
+                actions = delivery.loads(value)["Actions"]
+        except (BadRecord, ValueError, KeyError, TypeError) as bad:  # not ours: never crash, never lose
+            log.warning("stage 3: undecodable input at %s:%s: %s", msg.partition, msg.offset, bad)
+            part.mark(msg.offset)
+            part.unacked.append(event)
+            return
+        tag = _Input(msg.offset, event, len(actions))
+        if not actions:
+            applied(out, part, [], [])
+            part.mark(msg.offset)
+            part.unacked.append(event)
+            return
+        for action in actions:
+            part.last_event_time = action["EventTime"]
+            tags, records = part.stats.push(action, tag)
+            applied(out, part, tags, records)
 
     @app.agent(inputs, name="stage3-statistics")
     async def statistics(stream):
-        manual = stream.noack()
-        async for event in manual.events():
-            msg = event.message
-            part = partition(msg.partition)
-            part.last_input = time.monotonic()
-            part.acks.received(event)
-            if part.applied(msg.offset):
-                counts["redelivered"] += 1
-                part.unacked.append(event)  # acknowledged in order at the next checkpoint
-                continue
-            if msg.key == b"watermark":
-                mark = delivery.loads(msg.value)
-                part.marks.update(mark["From"], mark["Time"], 0.0)
-                lowest = part.marks.lowest()
-                tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
-                await applied(part, [*tags, (msg.offset, event)], records)
-                if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
-                    await checkpoint(part, manual)
-                continue
-            try:
-                _, action = decode(msg.value, expected="ActionRecord")
-            except BadRecord as bad:  # not ours: never crash, never lose — log it
-                log.warning("stage 3: undecodable action at %s:%s: %s", msg.partition, msg.offset, bad.reason)
-                part.mark(msg.offset)
-                part.unacked.append(event)
-                continue
-            part.last_event_time = action["EventTime"]
-            tags, records = part.stats.push(action, (msg.offset, event))
-            await applied(part, tags, records)
-            if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
-                await checkpoint(part, manual)
+        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+            out = producer.batch()
+            now = time.monotonic()
+            for event in events:
+                use_partition(event)
+                part = partition(event.message.partition)
+                part.last_input = now
+                handle(out, part, event)
+            await out.delivered()  # every record of the batch is on its topic before any input is acked
+            now = time.monotonic()
+            for number, event in by_partition(events).items():
+                part = partitions.get(number)
+                if part is not None and now - part.last_checkpoint >= CHECKPOINT_S:
+                    use_partition(event)
+                    await checkpoint(part, stream)
 
     @app.timer(interval=1.0)
     async def tick() -> None:
@@ -241,16 +283,20 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         newest = max((p.last_event_time or 0 for p in partitions.values()), default=0)
         telemetry.CLOCK.observe(counts["late"], newest or None, int(time.time() * 1000))
         now = time.monotonic()
+        out = producer.batch()
+        flushed: list[tuple[_PartitionStats, list[_Input]]] = []
         for part in list(partitions.values()):
             records: list[dict] = []
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
                 tags, records = part.stats.flush()
-                for offset, done in tags:
-                    part.mark(offset)
-                    part.unacked.append(done)
+                flushed.append((part, tags))
             records += part.stats.advance(int(time.time() * 1000))
             if records:
-                await publish(records)
+                publish(out, records)
+        await out.delivered()  # the records first: only then may a checkpoint ack their inputs
+        for part, tags in flushed:
+            if partitions.get(part.number) is part:
+                applied_tags(part, tags)
 
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
