@@ -107,6 +107,15 @@ class _PartitionStats:
             self.low += 1
             self.extra.discard(self.low)
 
+    def applied_tags(self, tags: list[_Input]) -> None:
+        """Count applied actions against their inputs; an input whose actions are all applied is
+        marked applied and waits for the next checkpoint to be acknowledged."""
+        for tag in tags:
+            tag.left -= 1
+            if tag.left == 0:
+                self.mark(tag.offset)
+                self.unacked.append(tag.event)
+
     def next_space(self) -> str:
         return "B" if self.current == "A" else "A"
 
@@ -208,14 +217,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         if not event_clock:
             records = part.stats.advance(int(time.time() * 1000)) + records
         publish(out, records)
-        applied_tags(part, tags)
+        part.applied_tags(tags)
 
-    def applied_tags(part: _PartitionStats, tags: list[_Input]) -> None:
-        for tag in tags:
-            tag.left -= 1
-            if tag.left == 0:
-                part.mark(tag.offset)
-                part.unacked.append(tag.event)
 
     def handle(out: Batch, part: _PartitionStats, event) -> None:
         msg = event.message
@@ -296,7 +299,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         await out.delivered()  # the records first: only then may a checkpoint ack their inputs
         for part, tags in flushed:
             if partitions.get(part.number) is part:
-                applied_tags(part, tags)
+                part.applied_tags(tags)
 
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
