@@ -109,8 +109,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             out.produce(topics.stats_inputs, b"watermark", value, partition=n)
         part.mark_sent = mark
 
-    def handle(out: Batch, event) -> list:
-        """One input message; returns the faust events (this one or earlier) now finished."""
+    def handle(out: Batch, event) -> tuple[list, int | None]:
+        """One input message; returns the faust events (this one or earlier) now finished, and the
+        watermark stage 3 may be told (announced once per batch, after the batch's actions)."""
         msg = event.message
         number = msg.partition
         part = partitions.get(number)
@@ -159,17 +160,25 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             held.append(source_event)
         if released:
             part.oldest_wait = time.monotonic() if len(part.buffer) else None
-        announce(out, part, number, mark)
-        return held
+        return held, mark
 
     @app.agent(inputs, name="stage2-agents")
     async def agents(stream):
         async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
             out = producer.batch()
             finished: list = []
+            marks: dict[int, int] = {}  # partition → the watermark to announce after the batch
             for event in events:
                 use_partition(event)
-                finished += handle(out, event)
+                held, mark = handle(out, event)
+                finished += held
+                number = event.message.partition
+                if mark is not None:
+                    marks[number] = max(mark, marks.get(number, mark))
+            for number, mark in marks.items():
+                part = partitions.get(number)
+                if part is not None:
+                    announce(out, part, number, mark)
             await out.delivered()
             table.write(by_partition(events))
             for done_event in finished:

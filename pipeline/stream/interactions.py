@@ -149,12 +149,15 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     latest: dict[int, int] = {}  # partition → largest event time finished
 
-    def announce(out: Batch, partition: int, event_time: int, force: bool = False) -> None:
+    def announce(out: Batch, partition: int, event_time: int, messages: int = 1, force: bool = False) -> None:
+        """Announce ``partition``'s progress after ``messages`` more inputs, finished up to ``event_time``
+        (called once per batch: one watermark covers the whole batch)."""
         last, since = announced.get(partition, (None, 0))
         high = event_time if last is None else max(last, event_time)
         latest[partition] = high
+        since += messages
         if not force and last is not None and high - last < WATERMARK_STEP_MS and since < WATERMARK_EVERY:
-            announced[partition] = (last, since + 1)
+            announced[partition] = (last, since)
             return
         mark = delivery.dumps({"Kind": "watermark", "From": partition, "Time": high})
         for n in range(stage2_partitions):
@@ -191,6 +194,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                     count = finished.rebuild(number, partition_entries(table.table, number))
                     log.info("interactions partition %d: %d finished interactions to expire", number, count)
             out = producer.batch()
+            progress: dict[int, tuple[int, int]] = {}  # partition → (largest event time, messages)
             for event in events:
                 msg = event.message
                 resumed_at.setdefault(msg.partition, msg.offset)
@@ -205,7 +209,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 except BadRecord as bad:
                     await dead_letter(msg, bad)
                     continue
-                announce(out, msg.partition, process(msg, out, record))
+                event_time = process(msg, out, record)
+                high, messages = progress.get(msg.partition, (event_time, 0))
+                progress[msg.partition] = (max(high, event_time), messages + 1)
+            for partition, (high, messages) in progress.items():
+                announce(out, partition, high, messages)  # after the outputs it covers
             await out.delivered()
             table.write(heads)
             for event in events:

@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipeline.core.driver import CoreDriver
@@ -57,7 +57,7 @@ BARE_AGENT = textwrap.dedent(
             table[event.key or b"none"] = event.value
             await dst.send(key=event.key, value=event.value)
 
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning"]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
     app.main()
     """
 )
@@ -73,11 +73,14 @@ class Offsets:
     def total(self, topics: list[str]) -> int:
         out = 0
         for topic in topics:
-            if topic not in self.partitions:
+            if not self.partitions.get(topic):  # not created yet: ask again next time
                 meta = self.consumer.list_topics(topic, timeout=10).topics[topic]
                 self.partitions[topic] = sorted(meta.partitions)
             for p in self.partitions[topic]:
-                out += self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                try:
+                    out += self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                except KafkaException:  # just created, no leader yet
+                    self.partitions[topic] = []
         return out
 
     def close(self) -> None:
@@ -114,7 +117,8 @@ def wait_output(
 
 def bare_agent(bootstrap: str, pipe: Pipeline, events: int, tmp: Path) -> float:
     target = pipe.topic("bare-out")
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(target, 1, 1)])[target].result()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(target, 1, 1)])[target].result()
     script = tmp / "bare_agent.py"
     script.write_text(BARE_AGENT)
     proc = subprocess.Popen(
@@ -172,11 +176,34 @@ def worker(
     }
     log = open(pipe.workdir / f"{name}.log", "w")
     proc = subprocess.Popen(cmd, cwd=repo, stdout=log, stderr=subprocess.STDOUT, env=env)
+    offsets = Offsets(bootstrap)
+    first = done_actions = last_stat = None
+    stats = 0
     try:
-        took_actions, seen = wait_output(bootstrap, [pipe.topic("actions")], proc, actions)
-        assert seen >= actions, (pipe.workdir / f"{name}.log").read_text()[-3000:]
-        took_stats, _ = wait_output(bootstrap, stat_topics, proc, None)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = offsets.total([pipe.topic("actions")])
+            now_stats = offsets.total(stat_topics)
+            now = time.monotonic()
+            if seen and first is None:
+                first = now
+            if done_actions is None and seen >= actions:
+                done_actions = now
+                print(f"  {name}: {seen} actions in {now - first:.1f} s", file=sys.stderr, flush=True)
+            if now_stats != stats:
+                stats, last_stat = now_stats, now
+            if done_actions is not None and now - max(last_stat or now, done_actions) > 8:
+                break
+            time.sleep(0.25)
+        assert done_actions is not None and first is not None and last_stat is not None, (
+            pipe.workdir / f"{name}.log"
+        ).read_text()[-3000:]
+        print(
+            f"  {name}: {stats} statistic records in {last_stat - first:.1f} s", file=sys.stderr, flush=True
+        )
+        took_actions, took_stats = done_actions - first, max(last_stat, done_actions) - first
     finally:
+        offsets.close()
         proc.terminate()  # SIGTERM: faust stops cleanly, so cProfile writes its file
         proc.wait(60)
     return events / took_actions, events / took_stats
@@ -196,7 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     bootstrap = resolve_bootstrap(None)
     with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
+        tmp = Path(os.environ.get("THROUGHPUT_DIR") or name)
         day = tmp / "day.jsonl"
         with day.open("w") as fh:
             for event in Simulator(
