@@ -17,12 +17,13 @@ another worker may have written it meanwhile.
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from faust.streams import _current_event
+
+from pipeline.stream import delivery
 
 #: Inputs handled as one batch (one delivery wait, one state write per key), and how long a batch
 #: waits to fill (a quiet input is still handled within this time).
@@ -41,7 +42,7 @@ def by_partition(events: Iterable[Any]) -> dict[int, Any]:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return delivery.dumps(obj)
 
 
 class WriteBehind:
@@ -61,7 +62,7 @@ class WriteBehind:
             return states[key]
         except KeyError:
             raw = self.table.get(key)
-            state = states[key] = None if raw is None else json.loads(raw)
+            state = states[key] = None if raw is None else delivery.loads(raw)
             return state
 
     def put(self, partition: int, key: bytes, state: Any) -> None:

@@ -20,9 +20,10 @@ duplicate bugs on rebalance); the kill tests prove this mechanism instead.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import Any
+
+import orjson
 
 #: How many recent source positions a key's state remembers (inputs redelivered after a crash are
 #: at most one commit interval old, far fewer than this per key).
@@ -56,33 +57,18 @@ def bundle(actions: list[dict]) -> bytes:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    """JSON of the internal topics and the state tables (orjson: about 8× faster than ``json``,
+    which showed in the worker's profile; non-string keys become strings, as ``json`` does)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
 def loads(data: bytes) -> Any:
-    return json.loads(data)
+    return orjson.loads(data)
 
 
 def raw_table(app, name: str, partitions: int | None):
     """A faust RocksDB table of bytes → bytes with as many partitions as the topic that feeds it."""
     return app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=partitions)
-
-
-class JsonTable:
-    """A faust table of JSON values over raw bytes (the app's serializers are raw)."""
-
-    def __init__(self, table) -> None:
-        self.table = table
-
-    def __getitem__(self, key: bytes) -> Any:
-        raw = self.table.get(key)
-        return None if raw is None else json.loads(raw)
-
-    def __setitem__(self, key: bytes, value: Any) -> None:
-        self.table[key] = dumps(value)
-
-    def __delitem__(self, key: bytes) -> None:
-        del self.table[key]
 
 
 class InOrderAcks:

@@ -113,26 +113,39 @@ class BatchProducer:
     """The worker's one producer: :meth:`batch` opens a batch; a daemon thread polls reports."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.client = Producer(config)
+        self._config = config
+        self._client: Producer | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="mediastat-producer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def client(self) -> Producer:
+        """The librdkafka producer, made when first used (an app that never runs connects nowhere)."""
+        if self._client is None:
+            self._client = Producer(self._config)
+            self._thread = threading.Thread(target=self._poll, name="mediastat-producer", daemon=True)
+            self._thread.start()
+        return self._client
 
     def batch(self) -> Batch:
         return Batch(self)
 
     def _poll(self) -> None:
+        client = self.client
         while not self._stop.is_set():
             try:
-                self.client.poll(0.05)
+                client.poll(0.05)
             except Exception:  # a callback raised: never let the polling thread die
                 log.exception("producer: delivery callback failed")
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (a clean stop), then stop polling."""
-        self.client.flush(timeout_s)
+        if self._client is None:
+            return
+        self._client.flush(timeout_s)
         self._stop.set()
-        self._thread.join(1.0)
+        if self._thread is not None:
+            self._thread.join(1.0)
 
 
 def shared_producer(app: Any, settings: Any) -> BatchProducer:
