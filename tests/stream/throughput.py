@@ -9,8 +9,8 @@ commit) the worker of that checkout runs too, on the same events, for a before/a
     KAFKA_BOOTSTRAP_SERVERS=... python -m tests.stream.throughput [--agents 40] [--hours 4] \
         [--per-hour 300] [--baseline DIR] [--profile FILE]
 
-Times run from the first output record to the last (start-up excluded); the worker's end is the
-last statistic record (stage 3 is last), polled every 0.25 s.
+Times run from the first output record to the last (start-up excluded); the worker's end is when
+the statistic topics hold as many records as replay writes (stage 3 is last), polled every 0.25 s.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pipeline.core.driver import CoreDriver
 from pipeline.kafka.bootstrap import resolve_bootstrap
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.replay import iter_source, replay
 from pipeline.simulate import Simulator
 from pipeline.stats.config import load_config
 from tests.stream.harness import REPO, Pipeline
@@ -144,7 +145,14 @@ def bare_agent(bootstrap: str, pipe: Pipeline, events: int, tmp: Path) -> float:
 
 
 def worker(
-    bootstrap: str, pipe: Pipeline, events: int, actions: int, repo: Path, name: str, profile: Path | None
+    want_stats: int,
+    bootstrap: str,
+    pipe: Pipeline,
+    events: int,
+    actions: int,
+    repo: Path,
+    name: str,
+    profile: Path | None,
 ) -> tuple[float, float]:
     """(events/s to the last action, events/s to the last statistic record) of one worker."""
     stat_topics = [pipe.topic(f"stat.{n}") for n in load_config(None).stat_types]
@@ -192,8 +200,10 @@ def worker(
                 print(f"  {name}: {seen} actions in {now - first:.1f} s", file=sys.stderr, flush=True)
             if now_stats != stats:
                 stats, last_stat = now_stats, now
-            if done_actions is not None and now - max(last_stat or now, done_actions) > 8:
+            if done_actions is not None and now_stats >= want_stats:
                 break
+            if done_actions is not None and now - max(last_stat or now, done_actions) > 60:
+                break  # stuck: reported as fewer records than replay's
             time.sleep(0.25)
         assert done_actions is not None and first is not None and last_stat is not None, (
             pipe.workdir / f"{name}.log"
@@ -233,6 +243,13 @@ def main() -> None:
         lines = day.read_bytes().splitlines()
         events = len(lines)
         actions = len(CoreDriver().push_all(validate_event(parse_json_line(x)) for x in lines))
+        records = [0]
+
+        def count(_record: dict) -> None:
+            records[0] += 1
+
+        replay(iter_source(day), load_config(None), on_action=lambda a: None, on_stat=count)
+        want_stats = records[0]
         # Two pipelines (topic prefixes): the actions topic of the second worker must start empty.
         rows = []
         pipe = Pipeline(bootstrap, tmp, config=None, clock="event")
@@ -244,14 +261,21 @@ def main() -> None:
                 None,
             )
         )
-        a, s = worker(bootstrap, pipe, events, actions, REPO, "worker", args.profile)
+        a, s = worker(want_stats, bootstrap, pipe, events, actions, REPO, "worker", args.profile)
         rows.append(("worker end to end (this checkout)", a, s))
         if args.baseline is not None:
             other = Pipeline(bootstrap, tmp, config=None, clock="event")
             other.feed(day)
             baseline_profile = None if args.profile is None else args.profile.with_suffix(".baseline.prof")
             a, s = worker(
-                bootstrap, other, events, actions, args.baseline.resolve(), "baseline", baseline_profile
+                want_stats,
+                bootstrap,
+                other,
+                events,
+                actions,
+                args.baseline.resolve(),
+                "baseline",
+                baseline_profile,
             )
             rows.append((f"worker end to end ({args.baseline.name})", a, s))
     print(f"{events} events, {actions} actions, {args.agents} agents, {args.hours} h, {args.per_hour}/h")
