@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from typing import Any
 
 import faust
@@ -54,6 +55,8 @@ from pipeline.stream.settings import Settings
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
+#: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
+BUCKET_BYTES = 128 * 1024
 WALL_FLUSH_S = 2.0
 
 
@@ -73,8 +76,8 @@ class _PartitionStats:
     """The engine of one actions partition, its applied offsets and its unacknowledged inputs.
 
     Checkpoints alternate between two key spaces, A and B, and a marker key names the last complete
-    one with the input offsets it includes. A checkpoint writes the entries that differ from what
-    that space last held, waits until the changelog has them, and only then moves the marker: a
+    one with the input offsets it includes. A checkpoint writes the buckets of entries that differ
+    from what that space last held, waits until the changelog has them, and only then moves the marker: a
     crash mid-checkpoint leaves the marker on the previous complete space, whose inputs are then
     redelivered. (Many table keys cannot be written atomically; one marker key can.)
     """
@@ -120,20 +123,32 @@ class _PartitionStats:
         return "B" if self.current == "A" else "A"
 
     def entries(self, space: str) -> dict[str, str]:
-        """The engine state as table entries of ``space`` (key → JSON): meta, accumulators, objects."""
+        """The engine state as table entries of ``space`` (key → JSON), grouped into buckets.
+
+        faust writes a table's changelog one record at a time (a few thousand a second at best), so
+        a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
+        accumulator; a bucket is written again only when one of its entries changed.
+        """
         state = self.stats.engine.export_state()
-        p = f"{self.number}|{space}|"
-        out = {p + "meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
+        fine = {"meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
         for key, value in state["accumulators"].items():
-            out[p + "acc|" + key] = json.dumps(value, separators=(",", ":"))
+            fine["acc|" + key] = json.dumps(value, separators=(",", ":"))
         for key, value in state["objects"].items():
-            out[p + "obj|" + key] = json.dumps(value, separators=(",", ":"))
+            fine["obj|" + key] = json.dumps(value, separators=(",", ":"))
         chunks: dict[int, dict[str, int]] = {}
         for action_id, t in self.stats.applied_ids.items():  # by minute: old chunks do not change
             chunks.setdefault(t // 60_000, {})[action_id] = t
         for minute, ids in chunks.items():
-            out[p + f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
-        return out
+            fine[f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
+        size = sum(len(k) + len(v) for k, v in fine.items())
+        buckets = 1
+        while buckets * BUCKET_BYTES < size:
+            buckets *= 2
+        groups: dict[int, dict[str, str]] = {}
+        for key, value in fine.items():
+            groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
+        p = f"{self.number}|{space}|bucket|{buckets}|"
+        return {p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()}
 
     def marker(self, space: str) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
@@ -148,12 +163,18 @@ class _PartitionStats:
         if marker is None:
             return
         pos = json.loads(marker)
-        mine = self.written[pos["space"]]
         p = f"{self.number}|{pos['space']}|"
-        head = json.loads(mine[p + "meta"])
+        mine: dict[str, str] = {}  # entry → JSON, from buckets (and from one entry per key, as before)
+        for key, value in self.written[pos["space"]].items():
+            name = key[len(p) :]
+            if name.startswith("bucket|"):
+                mine.update(json.loads(value))
+            else:
+                mine[name] = value
+        head = json.loads(mine["meta"])
         state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
         for key, value in mine.items():
-            kind, _, rest = key[len(p) :].partition("|")
+            kind, _, rest = key.partition("|")
             if kind == "acc":
                 state["accumulators"][rest] = json.loads(value)
             elif kind == "obj":

@@ -179,3 +179,22 @@ def test_a_bundle_is_applied_only_once_all_its_actions_are() -> None:
     assert not part.applied(0) and part.unacked == []  # a crash now redelivers it; "x" is a repeat
     part.applied_tags(part.stats.release_to(3000)[0])
     assert part.applied(0) and part.unacked == [tag.event]
+
+
+def test_a_checkpoint_is_a_few_buckets_that_restore_the_engine() -> None:
+    """faust writes changelogs one record at a time: a checkpoint must not be one key per accumulator."""
+    from pipeline.stats.config import load_config
+
+    part = _PartitionStats(0, load_config(None))
+    for n in range(200):
+        part.stats.push({**action(f"x{n}", 1000 + n, f"a{n % 40}"), "MediaTypeID": "email"}, None)
+    part.stats.release_to(10_000)
+    part.mark(0)
+    state = part.stats.engine.export_state()
+    held = len(state["accumulators"]) + len(state["objects"])
+    entries = part.entries("A")
+    assert len(entries) * 100 < held and all("|bucket|" in key for key in entries)
+    copy = _PartitionStats(0, load_config(None))
+    copy.restore({**entries, part.marker_key: part.marker("A")})
+    assert copy.stats.engine.export_state() == state
+    assert copy.stats.applied_ids == part.stats.applied_ids and copy.applied(0)
