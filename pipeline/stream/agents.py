@@ -3,17 +3,20 @@
 A thin adapter over :mod:`pipeline.core.agents` and :mod:`pipeline.core.ordering`. Inputs (agent
 events and stage 1's bundles, keyed by Tenant/Agent) wait per partition until the watermarks that
 stage 1 announces for each of its partitions (:class:`~pipeline.core.ordering.Watermarks`) have
-passed their event time by the window; then they are applied in event-time order to the ``agents``
-RocksDB table and their actions are sent to the actions topic. Acks are manual and in offset order
-(:class:`~pipeline.stream.delivery.InOrderAcks`): faust never commits past an input still waiting,
-and a crash redelivers it.
+passed their event time by the window; then they are applied in event-time order to the agents'
+states and their actions are sent to the actions topic. Inputs come in batches
+(:mod:`pipeline.stream.batches`): the states live in memory and each changed one is written to the
+``agents`` RocksDB table once per batch, after the batch's outputs are acknowledged. Acks are
+manual and in offset order (:class:`~pipeline.stream.delivery.InOrderAcks`): faust never commits
+past an input still waiting, and a crash redelivers it.
 
 When no input has arrived for :data:`WALL_FLUSH_S` of wall time, a timer sends a *tick* to the
 partition (faust lets a table be written only while a message of that partition is handled); the
 tick releases what the watermarks allow, and everything once every upstream partition is idle.
 
-Stage 3 needs the same guarantee for the actions of both stages: each partition sends its actions
-to the stats-inputs topic too and, once they are acknowledged, a *watermark* there: every action
+Stage 3 needs the same guarantee for the actions of both stages: each partition sends the actions
+of each input to the stats-inputs topic too, as one *bundle* message, and after them (same
+idempotent producer, so never ahead of them) a *watermark* there: every action
 at or before that time is already on the topic — its own (released up to the time) and stage 1's
 Queue actions (stage 1 announced the time only after Kafka acknowledged them). Once every upstream
 partition is idle and everything is released, the watermark is the furthest upstream mark: the
@@ -32,6 +35,9 @@ from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, eva
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.keys import action_key, agent_key
 from pipeline.stream import delivery, late
+from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, WriteBehind, by_partition, use_partition
+from pipeline.stream.interactions import stats_bundles
+from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,20 +71,16 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     capacity = settings.config.capacity
     counts = telemetry.STAGES["stage2"]
     inputs = app.topic(topics.agent_inputs, key_type=bytes, value_type=bytes)
-    actions = app.topic(topics.actions, key_type=bytes, value_type=bytes)
-    stats_inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
+    producer = shared_producer(app, settings)
     stage3_partitions = settings.partitions_of(topics.stats_inputs) or 1
-    table = delivery.JsonTable(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
+    table = WriteBehind(delivery.raw_table(app, "agents", settings.partitions_of(topics.agent_inputs)))
     partitions: dict[int, _Partition] = {}
     sources = settings.partitions_of(topics.events) or 1  # stage 1 partitions announcing watermarks
-    late_out = late.sink(app, topics)  # <prefix>.late (pipeline.stream.late)
+    late_out = late.sink(app, topics, settings)  # <prefix>.late (pipeline.stream.late)
 
-    def state_of(item: dict) -> dict | None:
-        return table[agent_key(item["TenantID"], item["AgentID"]).encode()]
-
-    async def apply(item: dict, source: str, evaluate: bool) -> None:
+    def apply(out: Batch, number: int, item: dict, source: str, evaluate: bool) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()
-        state = table[key]
+        state = table.get(number, key)
         if delivery.seen(state, source):
             counts["redelivered"] += 1
             if not (evaluate and state.get("_eval")):
@@ -89,92 +91,116 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         counts["duplicates"] += result.duplicate
         for kind in result.anomalies:
             counts["anomaly:" + kind] += 1
-        sends = []
-        for a in result.actions:
-            a_key, a_value = action_key(a), settings.serialization.encode("ActionRecord", a, topics.actions)
-            sends.append(actions.send(key=a_key, value=a_value, force=True))
-            sends.append(stats_inputs.send(key=a_key, value=a_value, force=True))
-        await delivery.send_all(sends)
+        if result.actions:
+            for a in result.actions:
+                encoded = settings.serialization.encode("ActionRecord", a, topics.actions)
+                out.produce(topics.actions, action_key(a), encoded)
+            for bundle_key, bundle in stats_bundles(result.actions, stage3_partitions):
+                out.produce(topics.stats_inputs, bundle_key, bundle)
         counts["actions"] += len(result.actions)
         delivery.remember(state, source)
-        table[key] = state
+        table.put(number, key, state)
 
-    async def announce(part: _Partition, number: int, mark: int | None) -> None:
+    def announce(out: Batch, part: _Partition, number: int, mark: int | None) -> None:
         """Tell stage 3 that every action at or before ``mark`` is on the stats-inputs topic."""
         if mark is None or (part.mark_sent is not None and mark <= part.mark_sent):
             return
         value = delivery.dumps({"Kind": "watermark", "From": number, "Time": mark})
-        await delivery.send_all(
-            stats_inputs.send(key=b"watermark", value=value, partition=n, force=True)
-            for n in range(stage3_partitions)
-        )
+        for n in range(stage3_partitions):
+            out.produce(topics.stats_inputs, b"watermark", value, partition=n)
         part.mark_sent = mark
+
+    def handle(out: Batch, event) -> tuple[list, int | None]:
+        """One input message; returns the faust events (this one or earlier) now finished, and the
+        watermark stage 3 may be told (announced once per batch, after the batch's actions)."""
+        msg = event.message
+        number = msg.partition
+        part = partitions.get(number)
+        if part is None:
+            part = partitions[number] = _Partition(DEFAULT_WINDOW_MS, sources)
+        part.acks.received(event)
+        wrapped = delivery.loads(msg.value)
+        now = time.monotonic()
+        if wrapped["Kind"] == "tick":
+            # Quiet for a while: release what the watermarks allow, everything once every
+            # upstream partition is idle too.
+            limit = part.marks.limit(now, fallback=part.buffer.max_seen)
+            released = [] if limit is None else part.buffer.release_to(limit)
+            part.tick_sent = False
+            held = [event]
+            mark = limit
+            high = part.marks.highest()
+            if part.marks.idle(now) and not len(part.buffer) and high is not None:
+                # Everything upstream sent is released: the end of the input so far.
+                mark = high if mark is None else max(mark, high)
+        elif wrapped["Kind"] == "watermark":
+            part.marks.update(wrapped["From"], wrapped["Time"], now)
+            released, held, mark = [], [event], None
+        else:
+            item = wrapped["Item"]
+            entry = (item, wrapped, event)
+            before = part.buffer.late
+            released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
+            counts["late"] += part.buffer.late - before
+            late_out.stage2(part.buffer, before, item, wrapped.get("Source"))
+            held = []
+            part.last_input = now
+            if part.oldest_wait is None:
+                part.oldest_wait = now
+            mark = None
+        fallback = None if part.buffer.max_seen is None else part.buffer.max_seen - DEFAULT_WINDOW_MS
+        limit = part.marks.limit(now, fallback)
+        if limit is not None:
+            released += part.buffer.release_to(limit)
+            mark = limit if mark is None else max(mark, limit)
+        ends = evaluation_points(
+            [entry[0] for entry in released],
+            lambda item: table.get(number, agent_key(item["TenantID"], item["AgentID"]).encode()),
+        )
+        for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
+            apply(out, number, item, wrapped_item["Source"], evaluate)
+            held.append(source_event)
+        if released:
+            part.oldest_wait = time.monotonic() if len(part.buffer) else None
+        return held, mark
 
     @app.agent(inputs, name="stage2-agents")
     async def agents(stream):
-        manual = stream.noack()
-        async for event in manual.events():
-            msg = event.message
-            part = partitions.get(msg.partition)
-            if part is None:
-                part = partitions[msg.partition] = _Partition(DEFAULT_WINDOW_MS, sources)
-            part.acks.received(event)
-            wrapped = delivery.loads(msg.value)
-            now = time.monotonic()
-            if wrapped["Kind"] == "tick":
-                # Quiet for a while: release what the watermarks allow, everything once every
-                # upstream partition is idle too.
-                limit = part.marks.limit(now, fallback=part.buffer.max_seen)
-                released = [] if limit is None else part.buffer.release_to(limit)
-                part.tick_sent = False
-                held = [event]
-                mark = limit
-                high = part.marks.highest()
-                if part.marks.idle(now) and not len(part.buffer) and high is not None:
-                    # Everything upstream sent is released: the end of the input so far.
-                    mark = high if mark is None else max(mark, high)
-            elif wrapped["Kind"] == "watermark":
-                part.marks.update(wrapped["From"], wrapped["Time"], now)
-                released, held, mark = [], [event], None
-            else:
-                item = wrapped["Item"]
-                entry = (item, wrapped, event)
-                before = part.buffer.late
-                released = part.buffer.hold(item["EventTime"], rank_of(item, msg.offset), entry)
-                counts["late"] += part.buffer.late - before
-                late_out.stage2(part.buffer, before, item, wrapped.get("Source"))
-                held = []
-                part.last_input = now
-                if part.oldest_wait is None:
-                    part.oldest_wait = now
-                mark = None
-            fallback = None if part.buffer.max_seen is None else part.buffer.max_seen - DEFAULT_WINDOW_MS
-            limit = part.marks.limit(now, fallback)
-            if limit is not None:
-                released += part.buffer.release_to(limit)
-                mark = limit if mark is None else max(mark, limit)
-            ends = evaluation_points([entry[0] for entry in released], state_of)
-            for (item, wrapped_item, source_event), evaluate in zip(released, ends, strict=True):
-                await apply(item, wrapped_item["Source"], evaluate)
-                held.append(source_event)
-            if released:
-                part.oldest_wait = time.monotonic() if len(part.buffer) else None
-            await announce(part, msg.partition, mark)
-            for finished in held:
-                for done in part.acks.finished(finished):
-                    await manual.ack(done)
+        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+            out = producer.batch()
+            finished: list = []
+            marks: dict[int, int] = {}  # partition → the watermark to announce after the batch
+            for event in events:
+                use_partition(event)
+                held, mark = handle(out, event)
+                finished += held
+                number = event.message.partition
+                if mark is not None:
+                    marks[number] = max(mark, marks.get(number, mark))
+            for number, mark in marks.items():
+                part = partitions.get(number)
+                if part is not None:
+                    announce(out, part, number, mark)
+            await out.delivered()
+            table.write(by_partition(events))
+            for done_event in finished:
+                part = partitions.get(done_event.message.partition)
+                if part is None:  # no longer ours: its inputs come again to whoever has it
+                    continue
+                for done in part.acks.finished(done_event):
+                    await stream.ack(done)
 
     @app.timer(interval=0.5)
     async def flush_idle_windows() -> None:
         now = time.monotonic()
+        out = producer.batch()
         for number, part in list(partitions.items()):
             idle = now - part.last_input >= WALL_FLUSH_S
             waiting = part.oldest_wait is not None or (part.behind() and part.marks.idle(now))
             if waiting and not part.tick_sent and idle:
                 part.tick_sent = True
-                await inputs.send(
-                    key=b"tick", value=delivery.dumps({"Kind": "tick"}), partition=number, force=True
-                )
+                out.produce(topics.agent_inputs, b"tick", delivery.dumps({"Kind": "tick"}), partition=number)
+        await out.delivered()
 
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
@@ -186,3 +212,4 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == topics.agent_inputs}
         for number in [n for n in partitions if n not in mine]:
             partitions.pop(number, None)
+        table.keep_only(mine)

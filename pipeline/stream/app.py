@@ -3,6 +3,9 @@
 Choices, and why:
 
 * ``kafka://`` transport (aiokafka). faust's ``confluent://`` transport cannot create topics.
+  The stages' outputs do not go through it: they go through one librdkafka producer per worker,
+  awaited once per batch (:mod:`pipeline.stream.producer`); faust's producer writes the tables'
+  changelogs only.
 * ``store="rocksdb://"``: tables live in RocksDB (through rocksdict) under the data directory and
   are backed by changelog topics, so a restarted worker recovers its state.
 * raw key/value serializers: messages are Avro, single-object encoded by our own codec

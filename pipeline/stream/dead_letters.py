@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+from confluent_kafka import KafkaError, KafkaException
 
 from pipeline.records.codec import encode as codec_encode
 from pipeline.records.deadletter import MAX_DEAD_LETTER_BYTES, MAX_KEY_BYTES, build_dead_letter
@@ -44,8 +45,14 @@ def too_large(exc: BaseException) -> bool:
     while seen is not None:
         if isinstance(seen, MessageSizeTooLargeError | RecordTooLargeError):
             return True
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            if seen.args[0].code() in _TOO_LARGE_CODES:  # librdkafka's own limit, or the broker's
+                return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+_TOO_LARGE_CODES = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 
 
 async def send_dead_letter(

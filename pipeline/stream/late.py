@@ -26,8 +26,10 @@ FLUSH_S = 0.5
 class LateSink:
     """Late records of one app, waiting to be sent to ``topics.late``."""
 
-    def __init__(self, app: faust.App, topics: Any) -> None:
+    def __init__(self, app: faust.App, topics: Any, serialization: Any = None) -> None:
         self.topic = app.topic(topics.late, key_type=bytes, value_type=bytes)
+        self.name = topics.late
+        self.serialization = serialization  # the worker's framing (None: single-object)
         self.pending: list[dict[str, Any]] = []
         self.watches: weakref.WeakSet[LateWatch] = weakref.WeakSet()
         self.sent = 0
@@ -53,20 +55,25 @@ class LateSink:
             out += watch.take()
         return out
 
+    def encode(self, record: dict[str, Any]) -> bytes:
+        if self.serialization is None:
+            return encode("LateRecord", record)
+        return self.serialization.encode("LateRecord", record, self.name)
+
     async def flush(self) -> None:
         records = self.take()
         if records:
             await delivery.send_all(
-                self.topic.send(key=r["LateID"].encode(), value=encode("LateRecord", r), force=True)
+                self.topic.send(key=r["LateID"].encode(), value=self.encode(r), force=True)
                 for r in records
             )
             self.sent += len(records)
 
 
-def sink(app: faust.App, topics: Any) -> LateSink:
+def sink(app: faust.App, topics: Any, settings: Any = None) -> LateSink:
     """The app's one sink (made on first use, so either stage may ask first)."""
     existing = getattr(app, "_mediastat_late_sink", None)
     if existing is None:
-        existing = LateSink(app, topics)
+        existing = LateSink(app, topics, getattr(settings, "serialization", None))
         app._mediastat_late_sink = existing  # type: ignore[attr-defined]
     return existing

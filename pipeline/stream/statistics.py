@@ -2,20 +2,26 @@
 
 A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
 It reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
-actions topic) and stage 2's watermarks, each saying that every action at or before its time is
-already on the topic. Actions are held and applied only up to the smallest watermark of all stage-2
-partitions, in event-time order, so the engine sees replay's sequence whatever the timing of the
-stages (on the event clock nothing is released by wall-clock idleness: the end of the input comes
-as stage 2's last watermark). One engine per partition of the topic. Group and tenant statistics
-fan out from agent and place actions, so they are complete only when it has **one partition** (the
-default); stages 1 and 2 scale out on their own topics' partitions.
+actions topic), one message per input of theirs carrying all the actions that input made (a
+*bundle*), and stage 2's watermarks, each saying that every action at or before its time is
+already on the topic. Inputs come in batches (:mod:`pipeline.stream.batches`); the statistic
+records of a batch go through the worker's one producer and are awaited once. Actions are held
+and applied only up to the smallest watermark of all stage-2 partitions, in event-time order, so
+the engine sees replay's sequence whatever the timing of the stages (on the event clock nothing
+is released by wall-clock idleness: the end of the input comes as stage 2's last watermark). One
+engine per partition of the topic. Group and tenant statistics fan out from agent and place
+actions, so they are complete only when it has **one partition** (the default); stages 1 and 2
+scale out on their own topics' partitions.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
 faust requires for table writes) the engine's changed state and the set of applied input offsets
 are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
-last checkpoint acknowledged. After a crash the engine is restored from the table and redelivered
-inputs it already holds are skipped, so statistics count every action exactly once; a notification
-may be sent again (its topic is compacted, so readers see the latest value).
+last checkpoint acknowledged. A bundle counts as applied once every action in it is; a checkpoint
+taken while some of them still wait in the window leaves the bundle unapplied, and after a crash
+its actions already applied are dropped as repeats by ``ActionID`` (the applied ids are part of the
+checkpoint). After a crash the engine is restored from the table and redelivered inputs it already
+holds are skipped, so statistics count every action exactly once; a notification may be sent again
+(its topic is compacted, so readers see the latest value).
 
 Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
 event time, ticked every second for resets and Time notifications; actions held for
@@ -30,33 +36,48 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from typing import Any
 
 import faust
 
 from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
+from pipeline.records.codec import MARKER, decode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery, late
+from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
+from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
+#: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
+BUCKET_BYTES = 128 * 1024
 WALL_FLUSH_S = 2.0
 
 
 SPACES = ("A", "B")
 
 
+class _Input:
+    """One stats-inputs message in flight: applied once ``left`` of its actions are applied."""
+
+    __slots__ = ("offset", "event", "left")
+
+    def __init__(self, offset: int, event: Any, left: int = 1) -> None:
+        self.offset, self.event, self.left = offset, event, left
+
+
 class _PartitionStats:
     """The engine of one actions partition, its applied offsets and its unacknowledged inputs.
 
     Checkpoints alternate between two key spaces, A and B, and a marker key names the last complete
-    one with the input offsets it includes. A checkpoint writes the entries that differ from what
-    that space last held, waits until the changelog has them, and only then moves the marker: a
+    one with the input offsets it includes. A checkpoint writes the buckets of entries that differ
+    from what that space last held, waits until the changelog has them, and only then moves the marker: a
     crash mid-checkpoint leaves the marker on the previous complete space, whose inputs are then
     redelivered. (Many table keys cannot be written atomically; one marker key can.)
     """
@@ -89,24 +110,45 @@ class _PartitionStats:
             self.low += 1
             self.extra.discard(self.low)
 
+    def applied_tags(self, tags: list[_Input]) -> None:
+        """Count applied actions against their inputs; an input whose actions are all applied is
+        marked applied and waits for the next checkpoint to be acknowledged."""
+        for tag in tags:
+            tag.left -= 1
+            if tag.left == 0:
+                self.mark(tag.offset)
+                self.unacked.append(tag.event)
+
     def next_space(self) -> str:
         return "B" if self.current == "A" else "A"
 
     def entries(self, space: str) -> dict[str, str]:
-        """The engine state as table entries of ``space`` (key → JSON): meta, accumulators, objects."""
+        """The engine state as table entries of ``space`` (key → JSON), grouped into buckets.
+
+        faust writes a table's changelog one record at a time (a few thousand a second at best), so
+        a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
+        accumulator; a bucket is written again only when one of its entries changed.
+        """
         state = self.stats.engine.export_state()
-        p = f"{self.number}|{space}|"
-        out = {p + "meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
+        fine = {"meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
         for key, value in state["accumulators"].items():
-            out[p + "acc|" + key] = json.dumps(value, separators=(",", ":"))
+            fine["acc|" + key] = json.dumps(value, separators=(",", ":"))
         for key, value in state["objects"].items():
-            out[p + "obj|" + key] = json.dumps(value, separators=(",", ":"))
+            fine["obj|" + key] = json.dumps(value, separators=(",", ":"))
         chunks: dict[int, dict[str, int]] = {}
         for action_id, t in self.stats.applied_ids.items():  # by minute: old chunks do not change
             chunks.setdefault(t // 60_000, {})[action_id] = t
         for minute, ids in chunks.items():
-            out[p + f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
-        return out
+            fine[f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
+        size = sum(len(k) + len(v) for k, v in fine.items())
+        buckets = 1
+        while buckets * BUCKET_BYTES < size:
+            buckets *= 2
+        groups: dict[int, dict[str, str]] = {}
+        for key, value in fine.items():
+            groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
+        p = f"{self.number}|{space}|bucket|{buckets}|"
+        return {p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()}
 
     def marker(self, space: str) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
@@ -121,12 +163,18 @@ class _PartitionStats:
         if marker is None:
             return
         pos = json.loads(marker)
-        mine = self.written[pos["space"]]
         p = f"{self.number}|{pos['space']}|"
-        head = json.loads(mine[p + "meta"])
+        mine: dict[str, str] = {}  # entry → JSON, from buckets (and from one entry per key, as before)
+        for key, value in self.written[pos["space"]].items():
+            name = key[len(p) :]
+            if name.startswith("bucket|"):
+                mine.update(json.loads(value))
+            else:
+                mine[name] = value
+        head = json.loads(mine["meta"])
         state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
         for key, value in mine.items():
-            kind, _, rest = key[len(p) :].partition("|")
+            kind, _, rest = key.partition("|")
             if kind == "acc":
                 state["accumulators"][rest] = json.loads(value)
             elif kind == "obj":
@@ -146,22 +194,19 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         return
     event_clock = settings.clock == "event"
     inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
-    out = {name: app.topic(topics.stat(name), key_type=bytes, value_type=bytes) for name in config.stat_types}
+    producer = shared_producer(app, settings)
+    stat_topics = {name: topics.stat(name) for name in config.stat_types}
+    serialization = settings.serialization  # how records are framed (pipeline.records.serialization)
     table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.stats_inputs))
     sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
-    late_out = late.sink(app, topics)  # <prefix>.late (pipeline.stream.late)
+    late_out = late.sink(app, topics, settings)  # <prefix>.late (pipeline.stream.late)
 
-    async def publish(records: list[dict]) -> None:
+    def publish(out: Batch, records: list[dict]) -> None:
         counts["records"] += len(records)
-        await delivery.send_all(
-            out[r["StatType"]].send(
-                key=stat_record_key(r),
-                value=settings.serialization.encode("StatValue", r, topics.stat(r["StatType"])),
-                force=True,
-            )
-            for r in records
-        )
+        for r in records:
+            topic = stat_topics[r["StatType"]]
+            out.produce(topic, stat_record_key(r), serialization.encode("StatValue", r, topic))
 
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
@@ -172,7 +217,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
         return part
 
-    async def checkpoint(part: _PartitionStats, manual) -> None:
+    async def checkpoint(part: _PartitionStats, stream) -> None:
+        """Write the engine's state (the current event must be of the partition), then ack."""
         space = part.next_space()
         entries = part.entries(space)
         held = part.written[space]
@@ -187,52 +233,71 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         part.current = space
         for finished in part.unacked:
             for done in part.acks.finished(finished):
-                await manual.ack(done)
+                await stream.ack(done)
         part.unacked.clear()
         part.last_checkpoint = time.monotonic()
 
-    async def applied(part: _PartitionStats, tags: list, records: list[dict]) -> None:
-        """Publish, then note the inputs as applied (acknowledged at the next checkpoint)."""
+    def applied(out: Batch, part: _PartitionStats, tags: list[_Input], records: list[dict]) -> None:
+        """Publish, then note the inputs whose actions are all applied (acked at the next checkpoint)."""
         if not event_clock:
             records = part.stats.advance(int(time.time() * 1000)) + records
-        await publish(records)
-        for offset, done in tags:
-            part.mark(offset)
-            part.unacked.append(done)
+        publish(out, records)
+        part.applied_tags(tags)
+
+
+    def handle(out: Batch, part: _PartitionStats, event) -> None:
+        msg = event.message
+        part.acks.received(event)
+        if part.applied(msg.offset):
+            counts["redelivered"] += 1
+            part.unacked.append(event)  # acknowledged in order at the next checkpoint
+            return
+        value = bytes(msg.value or b"")
+        if msg.key == b"watermark":
+            mark = delivery.loads(value)
+            part.marks.update(mark["From"], mark["Time"], 0.0)
+            lowest = part.marks.lowest()
+            tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
+            applied(out, part, [*tags, _Input(msg.offset, event)], records)
+            return
+        try:
+            if value[:2] == MARKER:  # one action record (as the actions topic carries them)
+                actions = [decode(value, expected="ActionRecord")[1]]
+            else:
+                actions = delivery.loads(value)["Actions"]
+        except (BadRecord, ValueError, KeyError, TypeError) as bad:  # not ours: never crash, never lose
+            log.warning("stage 3: undecodable input at %s:%s: %s", msg.partition, msg.offset, bad)
+            part.mark(msg.offset)
+            part.unacked.append(event)
+            return
+        tag = _Input(msg.offset, event, len(actions))
+        if not actions:
+            applied(out, part, [], [])
+            part.mark(msg.offset)
+            part.unacked.append(event)
+            return
+        for action in actions:
+            part.last_event_time = action["EventTime"]
+            tags, records = part.stats.push(action, tag)
+            applied(out, part, tags, records)
 
     @app.agent(inputs, name="stage3-statistics")
     async def statistics(stream):
-        manual = stream.noack()
-        async for event in manual.events():
-            msg = event.message
-            part = partition(msg.partition)
-            part.last_input = time.monotonic()
-            part.acks.received(event)
-            if part.applied(msg.offset):
-                counts["redelivered"] += 1
-                part.unacked.append(event)  # acknowledged in order at the next checkpoint
-                continue
-            if msg.key == b"watermark":
-                mark = delivery.loads(msg.value)
-                part.marks.update(mark["From"], mark["Time"], 0.0)
-                lowest = part.marks.lowest()
-                tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
-                await applied(part, [*tags, (msg.offset, event)], records)
-                if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
-                    await checkpoint(part, manual)
-                continue
-            try:
-                _, action = settings.serialization.decode(msg.value, msg.topic, expected="ActionRecord")
-            except BadRecord as bad:  # not ours: never crash, never lose — log it
-                log.warning("stage 3: undecodable action at %s:%s: %s", msg.partition, msg.offset, bad.reason)
-                part.mark(msg.offset)
-                part.unacked.append(event)
-                continue
-            part.last_event_time = action["EventTime"]
-            tags, records = part.stats.push(action, (msg.offset, event))
-            await applied(part, tags, records)
-            if time.monotonic() - part.last_checkpoint >= CHECKPOINT_S:
-                await checkpoint(part, manual)
+        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+            out = producer.batch()
+            now = time.monotonic()
+            for event in events:
+                use_partition(event)
+                part = partition(event.message.partition)
+                part.last_input = now
+                handle(out, part, event)
+            await out.delivered()  # every record of the batch is on its topic before any input is acked
+            now = time.monotonic()
+            for number, event in by_partition(events).items():
+                part = partitions.get(number)
+                if part is not None and now - part.last_checkpoint >= CHECKPOINT_S:
+                    use_partition(event)
+                    await checkpoint(part, stream)
 
     @app.timer(interval=1.0)
     async def tick() -> None:
@@ -246,16 +311,20 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         newest = max((p.last_event_time or 0 for p in partitions.values()), default=0)
         telemetry.CLOCK.observe(counts["late"], newest or None, int(time.time() * 1000))
         now = time.monotonic()
+        out = producer.batch()
+        flushed: list[tuple[_PartitionStats, list[_Input]]] = []
         for part in list(partitions.values()):
             records: list[dict] = []
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
                 tags, records = part.stats.flush()
-                for offset, done in tags:
-                    part.mark(offset)
-                    part.unacked.append(done)
+                flushed.append((part, tags))
             records += part.stats.advance(int(time.time() * 1000))
             if records:
-                await publish(records)
+                publish(out, records)
+        await out.delivered()  # the records first: only then may a checkpoint ack their inputs
+        for part, tags in flushed:
+            if partitions.get(part.number) is part:
+                part.applied_tags(tags)
 
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:

@@ -103,6 +103,7 @@ def written_records(settings: Settings) -> list[tuple[str, str]]:
     return [
         ("ActionRecord", topic_name("actions", prefix)),
         ("DeadLetter", topic_name("dead-letters", prefix)),
+        ("LateRecord", topic_name("late", prefix)),
         *(("StatValue", stat_topic(name, prefix)) for name in settings.config.stat_types),
     ]
 

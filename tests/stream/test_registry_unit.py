@@ -110,7 +110,11 @@ def test_the_worker_options_choose_the_registry_and_what_it_registers_at_start(m
     assert (settings.serialization.name, settings.serialization.url) == ("registry", url)
     assert settings.serialization.patient
     pairs = written_records(settings)
-    assert pairs[:2] == [("ActionRecord", "p.actions"), ("DeadLetter", "p.dead-letters")]
-    assert sorted(pairs[2:]) == sorted(("StatValue", f"p.stat.{name}") for name in config.stat_types)
+    assert pairs[:3] == [
+        ("ActionRecord", "p.actions"),
+        ("DeadLetter", "p.dead-letters"),
+        ("LateRecord", "p.late"),
+    ]
+    assert sorted(pairs[3:]) == sorted(("StatValue", f"p.stat.{name}") for name in config.stat_types)
     default = settings_from(build_parser().parse_args(["worker", "--prefix", "p"]), "127.0.0.1:9", config)
     assert default.serialization.name == "single-object"

@@ -1,0 +1,209 @@
+"""Batch mechanics of the stages without a broker: write-behind state, batch delivery, bundles."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import SimpleNamespace
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from faust.streams import current_event
+
+from pipeline.stats.config import Config
+from pipeline.stream.batches import WriteBehind, by_partition, dumps
+from pipeline.stream.dead_letters import too_large
+from pipeline.stream.interactions import stats_bundles
+from pipeline.stream.producer import Batch, DeliveryFailed, producer_config
+from pipeline.stream.statistics import _Input, _PartitionStats
+
+
+class Event:
+    """A faust event as far as tables care: its message's partition and offset."""
+
+    def __init__(self, partition: int, offset: int = 0) -> None:
+        self.message = SimpleNamespace(partition=partition, offset=offset)
+
+
+class Table:
+    """A faust table that records, like faust does, the partition of the event current at a write."""
+
+    def __init__(self, data: dict[bytes, bytes] | None = None) -> None:
+        self.data = dict(data or {})
+        self.reads: list[bytes] = []
+        self.writes: list[tuple[int, bytes, bytes | None]] = []
+
+    def get(self, key: bytes) -> bytes | None:
+        self.reads.append(key)
+        return self.data.get(key)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes.append((current_event().message.partition, key, value))
+        self.data[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self.writes.append((current_event().message.partition, key, None))
+        del self.data[key]
+
+
+def test_a_key_changed_by_many_inputs_is_read_once_and_written_once_per_batch() -> None:
+    table = Table({b"t/a1": dumps({"n": 0})})
+    states = WriteBehind(table)
+    for _ in range(5):  # five inputs of one batch change one agent
+        state = states.get(0, b"t/a1")
+        states.put(0, b"t/a1", {"n": state["n"] + 1})
+    assert table.reads == [b"t/a1"]
+    assert table.writes == []  # nothing reaches the table before the batch is delivered
+    assert states.write({0: Event(0)}) == 1
+    assert table.writes == [(0, b"t/a1", b'{"n":5}')]
+    assert states.write({0: Event(0)}) == 0  # clean keys are not written again
+
+
+def test_each_partition_is_written_with_an_event_of_its_own() -> None:
+    table = Table()
+    states = WriteBehind(table)
+    states.put(0, b"a", {"p": 0})
+    states.put(3, b"b", {"p": 3})
+    events = [Event(3, 7), Event(0, 9), Event(3, 8)]
+    states.write(by_partition(events))
+    assert sorted((p, k) for p, k, _ in table.writes) == [(0, b"a"), (3, b"b")]
+
+
+def test_a_deleted_state_is_a_tombstone_and_then_absent() -> None:
+    table = Table({b"k": dumps({"stopped_at": 5})})
+    states = WriteBehind(table)
+    assert states.get(1, b"k") == {"stopped_at": 5}
+    states.delete(1, b"k")
+    assert states.get(1, b"k") is None
+    states.write({1: Event(1)})
+    assert table.writes == [(1, b"k", None)] and b"k" not in table.data
+    assert states.get(1, b"k") is None
+
+
+def test_a_partition_given_up_is_read_again_from_the_table() -> None:
+    """Another worker may write a partition while this one does not hold it."""
+    table = Table({b"k": dumps({"v": 1})})
+    states = WriteBehind(table)
+    states.get(2, b"k")
+    states.put(2, b"k", {"v": 2})  # changed but not written when the partition moves away
+    states.keep_only({0})
+    table.data[b"k"] = dumps({"v": 7})  # what the other worker wrote
+    assert states.get(2, b"k") == {"v": 7}
+    assert states.write({2: Event(2)}) == 0  # the forgotten change is never written
+
+
+class FakeClient:
+    """librdkafka's producer as a batch sees it: ``produce`` with a delivery callback."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+
+    def produce(self, topic: str, key=None, value=None, on_delivery=None, partition=None) -> None:
+        self.callbacks.append(on_delivery)
+
+
+def test_a_batch_is_delivered_only_once_every_report_is_in() -> None:
+    client = FakeClient()
+    batch = Batch(SimpleNamespace(client=client))
+    for n in range(3):
+        batch.produce("t", b"k", b"v%d" % n)
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        waiter = asyncio.ensure_future(batch.delivered())
+        await asyncio.sleep(0.01)
+        client.callbacks[0](None, None)
+        client.callbacks[2](None, None)
+        await asyncio.sleep(0.01)
+        seen.append("waiting" if not waiter.done() else "done")
+        reporter = threading.Thread(target=client.callbacks[1], args=(None, None))  # librdkafka's thread
+        reporter.start()
+        await asyncio.wait_for(waiter, 2)
+        reporter.join()
+        seen.append("done")
+        return seen
+
+    assert asyncio.run(scenario()) == ["waiting", "done"]
+
+
+def test_a_failed_delivery_fails_the_batch() -> None:
+    client = FakeClient()
+    batch = Batch(SimpleNamespace(client=client))
+    batch.produce("t", b"k", b"v")
+    batch.produce("t", b"k", b"w")
+    client.callbacks[0](None, None)
+    client.callbacks[1](KafkaError(KafkaError._MSG_TIMED_OUT), None)
+    with pytest.raises(DeliveryFailed):
+        asyncio.run(batch.delivered())
+
+
+def test_the_producer_configuration_starts_from_the_clients_settings() -> None:
+    from pipeline.kafka.client import KafkaClient
+
+    secured = KafkaClient(
+        "h1:9092,h2:9092",
+        {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+         "sasl.username": "u", "sasl.password": "p"},
+    )
+    config = producer_config(SimpleNamespace(bootstrap="h1:9092,h2:9092", kafka=secured))
+    assert config["bootstrap.servers"] == "h1:9092,h2:9092"
+    assert config["security.protocol"] == "SASL_PLAINTEXT" and config["sasl.username"] == "u"
+    assert config["logger"].name == "mediastat.kafka.client"  # librdkafka's lines through ours
+    assert config["enable.idempotence"] is True and config["acks"] == "all"
+    assert config["partitioner"] == "murmur2_random"  # keys land where the Java client puts them
+
+
+def test_a_too_large_librdkafka_error_shrinks_the_dead_letter() -> None:
+    assert too_large(KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)))
+    assert too_large(DeliveryFailed(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)))
+    assert not too_large(KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT)))
+
+
+def action(action_id: str, t: int, object_id: str = "a1") -> dict:
+    return {
+        "ActionID": action_id,
+        "Action": "Accepted",
+        "Kind": "Retrospective",
+        "ObjectType": "Agent",
+        "ObjectID": object_id,
+        "TenantID": "t1",
+        "EventTime": t,
+        "DurationMs": 5,
+    }
+
+
+def test_one_input_s_actions_are_one_stats_input_with_one_partition() -> None:
+    actions = [action("x", 1), action("y", 1, "a2")]
+    assert len(stats_bundles(actions, 1)) == 1
+    assert sorted(key for key, _ in stats_bundles(actions, 4)) == [b"Agent/t1/a1", b"Agent/t1/a2"]
+
+
+def test_a_bundle_is_applied_only_once_all_its_actions_are() -> None:
+    part = _PartitionStats(0, Config())
+    tag = _Input(offset=0, event=Event(0, 0), left=2)
+    for a in (action("x", 1000), action("y", 3000)):
+        tags, _ = part.stats.push(a, tag)
+        part.applied_tags(tags)
+    part.applied_tags(part.stats.release_to(2000)[0])
+    assert not part.applied(0) and part.unacked == []  # a crash now redelivers it; "x" is a repeat
+    part.applied_tags(part.stats.release_to(3000)[0])
+    assert part.applied(0) and part.unacked == [tag.event]
+
+
+def test_a_checkpoint_is_a_few_buckets_that_restore_the_engine() -> None:
+    """faust writes changelogs one record at a time: a checkpoint must not be one key per accumulator."""
+    from pipeline.stats.config import load_config
+
+    part = _PartitionStats(0, load_config(None))
+    for n in range(200):
+        part.stats.push({**action(f"x{n}", 1000 + n, f"a{n % 40}"), "MediaTypeID": "email"}, None)
+    part.stats.release_to(10_000)
+    part.mark(0)
+    state = part.stats.engine.export_state()
+    held = len(state["accumulators"]) + len(state["objects"])
+    entries = part.entries("A")
+    assert len(entries) * 100 < held and all("|bucket|" in key for key in entries)
+    copy = _PartitionStats(0, load_config(None))
+    copy.restore({**entries, part.marker_key: part.marker("A")})
+    assert copy.stats.engine.export_state() == state
+    assert copy.stats.applied_ids == part.stats.applied_ids and copy.applied(0)
