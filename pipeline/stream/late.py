@@ -18,7 +18,7 @@ import faust
 from pipeline.records.codec import encode
 from pipeline.records.late import stage2_late
 from pipeline.stats.late_watch import LateWatch
-from pipeline.stream import delivery
+from pipeline.stream.producer import shared_producer
 
 FLUSH_S = 0.5
 
@@ -26,10 +26,10 @@ FLUSH_S = 0.5
 class LateSink:
     """Late records of one app, waiting to be sent to ``topics.late``."""
 
-    def __init__(self, app: faust.App, topics: Any, serialization: Any = None) -> None:
-        self.topic = app.topic(topics.late, key_type=bytes, value_type=bytes)
+    def __init__(self, app: faust.App, topics: Any, settings: Any) -> None:
         self.name = topics.late
-        self.serialization = serialization  # the worker's framing (None: single-object)
+        self.producer = shared_producer(app, settings)
+        self.serialization = getattr(settings, "serialization", None)  # the worker's framing
         self.pending: list[dict[str, Any]] = []
         self.watches: weakref.WeakSet[LateWatch] = weakref.WeakSet()
         self.sent = 0
@@ -63,17 +63,17 @@ class LateSink:
     async def flush(self) -> None:
         records = self.take()
         if records:
-            await delivery.send_all(
-                self.topic.send(key=r["LateID"].encode(), value=self.encode(r), force=True)
-                for r in records
-            )
+            batch = self.producer.batch()  # the worker's one producer (pipeline.stream.producer)
+            for r in records:
+                batch.produce(self.name, r["LateID"].encode(), self.encode(r))
+            await batch.delivered()
             self.sent += len(records)
 
 
-def sink(app: faust.App, topics: Any, settings: Any = None) -> LateSink:
+def sink(app: faust.App, topics: Any, settings: Any) -> LateSink:
     """The app's one sink (made on first use, so either stage may ask first)."""
     existing = getattr(app, "_mediastat_late_sink", None)
     if existing is None:
-        existing = LateSink(app, topics, getattr(settings, "serialization", None))
+        existing = LateSink(app, topics, settings)
         app._mediastat_late_sink = existing  # type: ignore[attr-defined]
     return existing
