@@ -216,15 +216,30 @@ def read_topics(
     return out
 
 
-def end_offsets(bootstrap: str, topic: str) -> int:
+def end_offsets(bootstrap: str, topic: str, timeout_s: float = 30.0) -> int:
+    """Records ever written to ``topic`` (sum of its partitions' end offsets).
+
+    A topic created a moment ago may have no leader yet (``NOT_LEADER_FOR_PARTITION``,
+    ``UNKNOWN_TOPIC_OR_PART``): those are asked again until ``timeout_s``.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    transient = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "offsets-" + uuid.uuid4().hex})
+    deadline = time.monotonic() + timeout_s
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        total = 0
-        for p in meta.partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high
-        return total
+        while True:
+            try:
+                meta = consumer.list_topics(topic, timeout=10).topics[topic]
+                total = 0
+                for p in meta.partitions:
+                    _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                    total += high
+                return total
+            except KafkaException as exc:
+                if exc.args[0].code() not in transient or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         consumer.close()
 
