@@ -114,8 +114,8 @@ def replay(
     clock = 0  # the event clock: largest EventTime seen
     watch_replay(driver.buffer, stage3, on_late, lambda: clock)  # late records (<prefix>.late's)
 
-    def to_stats(applied: tuple[list, list[dict]]) -> None:
-        for rec in applied[1]:
+    def to_stats(records: Iterable[dict]) -> None:
+        for rec in records:
             summary.stats += 1
             on_stat(rec)
 
@@ -125,7 +125,7 @@ def replay(
             if on_action is not None:
                 on_action(action)
             if stage3 is not None:
-                to_stats(stage3.push(action))
+                to_stats(stage3.iter_push(action))
 
     for number, raw in source:
         summary.lines += 1
@@ -161,10 +161,10 @@ def replay(
         if stage3 is not None and driver.buffer.max_seen is not None:
             # Stage 2's watermark: every action at or before it has been produced (stage 1's at
             # once, stage 2's once its window passed them) — what stage 2 announces live.
-            to_stats(stage3.release_to(driver.buffer.max_seen - driver.buffer.window_ms))
+            to_stats(stage3.iter_release_to(driver.buffer.max_seen - driver.buffer.window_ms))
     emit_actions(driver.flush())
     if stage3 is not None:
-        to_stats(stage3.flush())
+        to_stats(stage3.iter_flush())
         for rec in stage3.iter_finals(until_ms if until_ms is not None else clock):
             summary.stats += 1
             on_stat(rec)

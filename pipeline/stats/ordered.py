@@ -76,12 +76,44 @@ class OrderedStats:
         """:meth:`finals` one record at a time (bounded memory for a large replay)."""
         return self.engine.iter_finals(until)
 
+    def iter_push(self, action: dict) -> Iterator[dict]:
+        """:meth:`push` for a caller without tags (replay): the records one action at a time."""
+        action_id = action.get("ActionID")
+        if action_id is not None:
+            if action_id in self.applied_ids or action_id in self._waiting_ids:
+                self.repeats += 1
+                return iter(())
+            self._waiting_ids.add(action_id)
+        self._arrivals += 1
+        rank = action_rank(action, self._arrivals)
+        return self._iter_apply(self.buffer.hold(action["EventTime"], rank, (action, None)), [])
+
+    def iter_release_to(self, watermark: int) -> Iterator[dict]:
+        """:meth:`release_to` one action's records at a time.
+
+        A watermark can release thousands of actions at once (every agent logging out at the
+        end of a shift); their records as one list were the peak of a replay's memory (123,000
+        records, 79 MiB at 2,000 agents), while a caller writing them out needs one at a time.
+        """
+        return self._iter_apply(self.buffer.release_to(watermark), [])
+
+    def iter_flush(self) -> Iterator[dict]:
+        """:meth:`flush` one action's records at a time (see :meth:`iter_release_to`)."""
+        return self._iter_apply(self.buffer.flush(), [])
+
     def _apply(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[dict]]:
         tags: list[Any] = []
-        records: list[dict] = []
+        records = list(self._iter_apply(released, tags))
+        return tags, records
+
+    def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[dict]:
+        """Apply the released actions in order, yielding their records; their tags go to ``tags``.
+
+        The iterator applies an action only as it is consumed: a caller consumes it to the end.
+        """
         for action, tag in released:
-            records.extend(self.engine.advance(action["EventTime"]))
-            records.extend(self.engine.on_action(action, action["EventTime"]))
+            yield from self.engine.advance(action["EventTime"])
+            yield from self.engine.on_action(action, action["EventTime"])
             tags.append(tag)
             action_id = action.get("ActionID")
             if action_id is not None:
@@ -91,4 +123,3 @@ class OrderedStats:
             oldest = next(iter(self.applied_ids.values()))
             if oldest < self.engine.clock - 2 * DEDUP_RETENTION_MS:
                 self.forget_before(self.engine.clock - DEDUP_RETENTION_MS)
-        return tags, records

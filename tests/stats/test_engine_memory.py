@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import sys
 
 import pytest
 
 from pipeline.stats.accumulator import NO_ENTRIES
 from pipeline.stats.engine import StatEngine
-from tests.stats.engine_builders import act, config, durable, feed, stat
+from tests.stats.engine_builders import act, config, durable, feed, sliding, stat
 
 
 def _engine() -> StatEngine:
@@ -56,3 +57,36 @@ def test_finals_one_at_a_time_are_the_finals() -> None:
     got = list(streamed.iter_finals(3600_000 + actions[-1]["EventTime"]))
     assert got == expected
     assert sum(1 for r in got if r["Reason"] == "Final") == 6  # 3 statistics × 2 agents
+
+
+def test_accumulators_hold_only_the_slots_of_their_plan() -> None:
+    engine = StatEngine(config(
+        stat("TotalNumber", ["Accepted"], name="Accepted"),
+        stat("TotalNumber", ["Accepted"], name="AcceptedLastHour", profile=sliding(3600, 60)),
+        stat("MaxNumber", ["HandlingInbound"], name="MostInHand"),
+    ))
+    feed(engine, [act("Accepted", 1), *durable("HandlingInbound", 2, 5, iid="i1")])
+    growing = engine._by_name["Accepted"].accs["Agent/t1/a1"]
+    ring = engine._by_name["AcceptedLastHour"].accs["Agent/t1/a1"]
+    timeline = engine._by_name["MostInHand"].accs["Agent/t1/a1"]
+    with pytest.raises(AttributeError):
+        growing.buckets = {}  # no Sliding slot on a Growing accumulator
+    with pytest.raises(AttributeError):
+        growing.continuous_since = 1  # nor the continuous run of the timeline categories
+    assert growing.buckets is None and growing.login is None and growing.continuous_since is None
+    assert growing.closed is False and growing.selected_main is None
+    assert ring.total.number_main == 1 and ring.buckets
+    assert timeline.continuous_lost - timeline.continuous_prev == 3_000  # open from 2 s to 5 s
+    assert sys.getsizeof(growing) < sys.getsizeof(ring) < sys.getsizeof(timeline) + 8
+
+
+def test_accumulators_of_one_object_share_its_key_and_names() -> None:
+    engine = _engine()
+    feed(engine, [act("Accepted", 1), *durable("HandlingInbound", 2, iid="i1")])
+    restored = _engine()
+    restored.import_state(engine.export_state())
+    for eng in (engine, restored):
+        accs = [slot.accs["Agent/t1/a1"] for slot in eng._slots]
+        keys = [next(k for k in slot.accs if k == "Agent/t1/a1") for slot in eng._slots]
+        assert all(a.object_id is accs[0].object_id and a.tenant is accs[0].tenant for a in accs)
+        assert all(k is keys[0] for k in keys)

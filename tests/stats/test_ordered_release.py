@@ -68,3 +68,23 @@ def test_stage2_ahead_of_stage1_gives_replays_records() -> None:
         out += stats.push(action)[1]
     got = _finish(stats, out, max(e["EventTime"] for e in events))
     assert got == want
+
+
+def test_records_one_action_at_a_time_are_the_released_records() -> None:
+    """``iter_release_to`` gives ``release_to``'s records, applying an action only as it is read
+    (a release of every agent's logout at once is not one list of records)."""
+    queue, agents = _actions(_events())
+    actions = sorted(queue + agents, key=lambda a: a["EventTime"])
+    listed, streamed = OrderedStats(load_config(None)), OrderedStats(load_config(None))
+    expected: list[dict] = []
+    for action in actions:
+        expected += listed.push(action)[1]
+        assert list(streamed.iter_push(action)) == []  # held until a watermark passes it
+    watermark = actions[-1]["EventTime"]
+    expected += listed.release_to(watermark)[1]
+    records = streamed.iter_release_to(watermark)
+    first = next(records)
+    assert len(streamed.applied_ids) < len(listed.applied_ids)  # the rest is applied as it is read
+    assert [first, *records] == expected
+    assert streamed.applied_ids == listed.applied_ids
+    assert list(streamed.iter_flush()) == listed.flush()[1]
