@@ -27,7 +27,8 @@ STAGES: dict[str, Counter[str]] = {"stage1": Counter(), "stage2": Counter(), "st
 REGISTRY = CollectorRegistry(auto_describe=True)
 PROCESSING = Histogram(
     "mediastat_processing_seconds",
-    "Time a stage takes to handle one input message (decode, core, send, state)",
+    "Time a stage takes to handle one input message (decode, core, send, state; a batch's "
+    "messages each observe their share)",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,

@@ -97,11 +97,13 @@ def run(args: argparse.Namespace) -> int:
     consumer.subscribe([topic])
     count = 0
     last = time.monotonic()
+    quiet = False  # stopped by --timeout: nothing came for that long
     try:
         while args.max is None or count < args.max:
             msg = consumer.poll(0.5)
             if msg is None:
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
+                    quiet = True
                     break
                 continue
             lost.clear()  # a message (or a message's error) came: the broker is there
@@ -121,11 +123,12 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         consumer.close()
-    if any(err.code() == KafkaError._ALL_BROKERS_DOWN for err in lost):
-        # The broker went away during the tail: "N messages" and exit 0 would say the topic was
-        # quiet, when in fact nothing could be read.
+    if quiet or any(err.code() == KafkaError._ALL_BROKERS_DOWN for err in lost):
+        # Silence may mean the broker went away during the tail: "N messages" and exit 0 would say
+        # the topic was quiet, when in fact nothing could be read. One check tells them apart
+        # (librdkafka's "all brokers down" report may come after the timeout, or not at all).
         try:
-            kafka.verify()
+            kafka.verify(timeout=5.0)
         except NoKafka as exc:
             print(f"mediastat tail: {count} messages from {topic}, then {exc}", file=sys.stderr)
             return 1

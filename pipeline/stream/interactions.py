@@ -222,7 +222,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             table.write(heads)
             for event in events:
                 await stream.ack(event)
-            telemetry.PROCESSING.labels("stage1").observe((time.perf_counter() - started) / len(events))
+            # Per input message, as the metric says: each message of the batch observes its share.
+            each = (time.perf_counter() - started) / len(events)
+            histogram = telemetry.PROCESSING.labels("stage1")
+            for _ in events:
+                histogram.observe(each)
 
 
 def stats_bundles(actions: list[dict], stage3_partitions: int) -> list[tuple[bytes, bytes]]:
