@@ -57,6 +57,11 @@ log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
 #: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
 BUCKET_BYTES = 128 * 1024
+#: An entry longer than this (a minute of applied ActionIDs at a high rate, a large meta) is cut into
+#: parts, and buckets are split further until each is at most :data:`MAX_BUCKET_BYTES`: a changelog
+#: record must stay under the broker's message limit (1 MB by default) whatever the load.
+PART_BYTES = 128 * 1024
+MAX_BUCKET_BYTES = 640 * 1024
 WALL_FLUSH_S = 2.0
 
 
@@ -136,19 +141,32 @@ class _PartitionStats:
         for key, value in state["objects"].items():
             fine["obj|" + key] = json.dumps(value, separators=(",", ":"))
         chunks: dict[int, dict[str, int]] = {}
-        for action_id, t in self.stats.applied_ids.items():  # by minute: old chunks do not change
-            chunks.setdefault(t // 60_000, {})[action_id] = t
-        for minute, ids in chunks.items():
-            fine[f"ids|{minute}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
+        # By second of event time: old chunks do not change, and a busy second's chunk stays small
+        # (a minute at 500 events/s would be megabytes, rewritten at every checkpoint).
+        for action_id, t in self.stats.applied_ids.items():
+            chunks.setdefault(t // 1000, {})[action_id] = t
+        for second, ids in chunks.items():
+            fine[f"ids|{second}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
+        for key in [k for k, v in fine.items() if len(v) > PART_BYTES]:
+            value = fine.pop(key)
+            count = -(-len(value) // PART_BYTES)
+            for n in range(count):
+                fine[f"part|{n}|{count}|{key}"] = value[n * PART_BYTES : (n + 1) * PART_BYTES]
         size = sum(len(k) + len(v) for k, v in fine.items())
         buckets = 1
         while buckets * BUCKET_BYTES < size:
             buckets *= 2
-        groups: dict[int, dict[str, str]] = {}
-        for key, value in fine.items():
-            groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
-        p = f"{self.number}|{space}|bucket|{buckets}|"
-        return {p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()}
+        while True:
+            groups: dict[int, dict[str, str]] = {}
+            for key, value in fine.items():
+                groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
+            p = f"{self.number}|{space}|bucket|{buckets}|"
+            out = {
+                p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()
+            }
+            if all(len(v) <= MAX_BUCKET_BYTES for v in out.values()) or len(groups) == len(fine):
+                return out
+            buckets *= 2  # an unlucky spread: more, smaller buckets
 
     def marker(self, space: str) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
@@ -171,6 +189,12 @@ class _PartitionStats:
                 mine.update(json.loads(value))
             else:
                 mine[name] = value
+        parts: dict[str, dict[int, str]] = {}  # entries cut into parts (PART_BYTES), put back together
+        for name in [k for k in mine if k.startswith("part|")]:
+            _, n, _count, key = name.split("|", 3)
+            parts.setdefault(key, {})[int(n)] = mine.pop(name)
+        for key, pieces in parts.items():
+            mine[key] = "".join(pieces[n] for n in sorted(pieces))
         head = json.loads(mine["meta"])
         state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
         for key, value in mine.items():

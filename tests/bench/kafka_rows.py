@@ -167,8 +167,11 @@ def start_worker(bootstrap: str, prefix: str, workdir: Path, clock: str, config:
 def stop(proc: subprocess.Popen, rss: PeakRss | None = None) -> int:
     """SIGTERM, then the peak RSS (bytes) as the child is reaped."""
     rss = rss or PeakRss(proc)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+    if proc.returncode is None:  # not proc.poll(): reaping here would take the rusage away
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     return rss.wait(60).peak_rss
 
 
@@ -449,6 +452,11 @@ def row_latency(
             deadline = time.monotonic() + drain_s
             while time.monotonic() < deadline and alive() and reader.idle_s() < 5:
                 time.sleep(0.5)
+            if not alive():
+                kept = REPO / ".bench" / "latency-worker.log"  # the temporary directory goes away
+                kept.write_bytes((workdir / "worker.log").read_bytes())
+                why = _log_tail(workdir)
+                raise RuntimeError(f"the worker stopped (exit {proc.returncode}, log: {kept}): {why}")
             outputs = reader.records[base_records:]
         finally:
             stop(proc)

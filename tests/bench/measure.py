@@ -78,7 +78,10 @@ class PeakRss:
         timed_out = False
         while True:
             self.sample()
-            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            try:
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            except ChildProcessError:  # already reaped (``Popen.poll``): its exit code is known
+                return Finished(self.proc.returncode, self.peak, False)
             if pid:
                 break
             if time.monotonic() >= deadline:

@@ -207,3 +207,22 @@ def test_a_checkpoint_is_a_few_buckets_that_restore_the_engine() -> None:
     copy.restore({**entries, part.marker_key: part.marker("A")})
     assert copy.stats.engine.export_state() == state
     assert copy.stats.applied_ids == part.stats.applied_ids and copy.applied(0)
+
+
+def test_every_checkpoint_record_fits_a_kafka_message_whatever_the_rate() -> None:
+    """A minute of applied ActionIDs at a high rate is megabytes: no changelog record may be."""
+    from pipeline.stats.config import load_config
+    from pipeline.stream.statistics import MAX_BUCKET_BYTES
+
+    part = _PartitionStats(0, load_config(None))
+    for n in range(40_000):  # 40,000 actions in one second of event time: one "ids" chunk of ~2 MB
+        part.stats.applied_ids[f"{n:032x}"] = 60_000
+    part.stats.push({**action("x", 60_500), "MediaTypeID": "email"}, None)
+    part.stats.release_to(70_000)
+    part.mark(0)
+    entries = part.entries("A")
+    assert max(len(v) for v in entries.values()) <= MAX_BUCKET_BYTES
+    copy = _PartitionStats(0, load_config(None))
+    copy.restore({**entries, part.marker_key: part.marker("A")})
+    assert copy.stats.applied_ids == part.stats.applied_ids
+    assert copy.stats.engine.export_state() == part.stats.engine.export_state()
