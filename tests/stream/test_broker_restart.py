@@ -40,6 +40,7 @@ from tests.stream.harness import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OUTAGE_S = 20.0
+TAIL_QUIET_S = OUTAGE_S - 2
 LINES_PER_10_S = 20
 
 
@@ -69,10 +70,14 @@ def _chunks(events: Path, parts: int) -> list[Path]:
 
 
 def _start_tail(pipe: Pipeline, tmp_path: Path) -> subprocess.Popen:
-    """``mediastat tail actions --timeout 8`` once it is reading (its first line is out)."""
+    """``mediastat tail actions --timeout`` once it is reading (its first line is out).
+
+    Its silence limit is just under the outage: it ends while the broker is away even when the
+    broker takes seconds to shut down after the tail's last message (a busy machine)."""
     out = tmp_path / "tail.out"
     tail = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "tail", "actions", "--from-beginning", "--timeout", "8"],
+        [sys.executable, "-m", "pipeline.cli", "tail", "actions", "--from-beginning",
+         "--timeout", str(TAIL_QUIET_S)],
         cwd=REPO,
         stdout=out.open("w"),
         stderr=subprocess.PIPE,
