@@ -9,7 +9,7 @@ members it holds), sends no record for it, and hands its changes to :meth:`Parti
 as updates keyed by ``stat_key``::
 
     {"Key": "Statistic/ObjectType/TenantID/ObjectID", "From": source, "Seq": n,
-     "AsOf": event time, "Rank": [0, tenant, member id], "Acc": accumulator JSON}
+     "AsOf": event time, "Rank": [0, tenant, member id, n-th action of it at AsOf], "Acc": JSON}
 
 Stage 4 runs one :class:`MergeStats` per partition of ``<prefix>.stat-partials`` (keyed by ``Key``, so
 one tenant's statistics spread over the partitions: no hot key). It holds the updates until every
@@ -20,11 +20,11 @@ partials (``accumulator.merge``; each first brought to the same instant) into th
 whole, and notifies as the engine does. The merged accumulators live in a :class:`StatEngine`, so
 resets, checks, timers, finals and state export are the engine's own.
 
-An update is made per (statistic, object, action instant and member) — not coalesced over a batch —
-because notification is not linear: with an insensitivity, which of two close values is sent depends
-on every intermediate value, so the merge must see the same sequence of values as one engine would.
-Several actions of one member at one instant are one update (the partial is serialised when the next
-instant or member changes it, or before the clock resets or prunes it).
+An update is made per (statistic, object) and action — not coalesced over a batch — because
+notification is not linear: with an insensitivity, which of two close values is sent depends on every
+intermediate value (an agent logging out of four media channels at once moves its tenant's ratio four
+times), so the merge must see the same sequence of values as one engine would. The partial is
+serialised when the next action or a clock reset or prune would change it, or on ``take_partials``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from pipeline.stats.ordered import OrderedStats
 PARTIAL_TYPES = frozenset({"GroupAgents", "GroupPlaces", "Tenant"})
 
 #: The rank of a change that no action made (a membership change), before the actions of its instant.
-_NO_MEMBER: tuple[int, str, str] = (-1, "", "")
+_NO_MEMBER: tuple[int, str, str, int] = (-1, "", "", 0)
 
 
 def unmergeable(config: Config) -> list[str]:
@@ -121,9 +121,10 @@ class PartialEngine(StatEngine):
 
     # ---- the hooks
 
-    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]]) -> None:
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]],
+                emitted_at: int | None = None) -> None:
         if not self.partial or acc.object_type not in PARTIAL_TYPES:
-            super()._notify(slot, acc, now, out)
+            super()._notify(slot, acc, now, out, emitted_at)
         elif not self._advancing:  # the clock alone (a check's prune) changes nothing stage 4 misses
             self._dirty[(slot.name, acc.suffix)] = slot
 
@@ -150,7 +151,11 @@ class PartialEngine(StatEngine):
             t = action["EventTime"]
             if type(t) is not int:
                 t = parse_time(t)
-            self._change_key((t, action_rank(action, 0)[:3]))
+            member = action_rank(action, 0)[:3]
+            key = self._key
+            # the n-th action of this member at this instant: one engine applies them in this order too
+            n = key[1][3] + 1 if key is not None and key[0] == t and key[1][:3] == member else 0
+            self._change_key((t, (*member, n)))
         return super().on_action(action, now_ms)
 
     def set_groups(self, groups, at_ms: int) -> list[dict[str, Any]]:
