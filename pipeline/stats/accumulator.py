@@ -829,7 +829,7 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = 
                     into = out.buckets[start] = Bucket(start)
                 into.add_sums(b)
                 into.merge_extremes(b)
-                out.total.add_sums(b)
+            out.total.add_sums(part.total)  # the running totals are the sums of the buckets held
         out.oldest = min(out.buckets, default=None)
     else:
         out.bucket = _merge_bucket(left.bucket, right.bucket)

@@ -277,11 +277,12 @@ class MergeEngine(StatEngine):
         # the same partials decoded, each brought to the clock of the last update of its key
         self._decoded: dict[str, dict[int, Accumulator]] = {}
 
-    def _bring(self, acc: Accumulator, plan: Plan, now: int) -> Accumulator:
-        """A partial as it is at ``now``: its interval reset (Growing), its window pruned (Sliding),
-        its time line accrued — what its own engine would have done had its clock been here."""
+    @staticmethod
+    def _bring(acc: Accumulator, plan: Plan, now: int, last: int | None) -> Accumulator:
+        """A partial as it is at ``now``: its interval reset (Growing: ``last`` is the interval's
+        start), its window pruned (Sliding), its time line accrued — what its own engine would have
+        done had its clock been here."""
         if plan.kind == "Growing":
-            last = profiles.last_reset(plan.stat.profile, now)
             if acc.bucket is not None and acc.bucket.start < last:
                 acc_ops.reset(acc, plan, last, now)
         elif plan.kind == "Sliding":
@@ -308,13 +309,14 @@ class MergeEngine(StatEngine):
         suffix, otype, tenant, oid = self._names(otype, tenant, oid)
         decoded = self._decoded.setdefault(key, {})
         decoded[source] = Accumulator.from_json(plan, acc_json)
+        last = profiles.last_reset(plan.stat.profile, now) if plan.kind == "Growing" else None
         for s in parts:
             if s not in decoded:  # after a restore
                 decoded[s] = Accumulator.from_json(plan, parts[s]["Acc"])
-            self._bring(decoded[s], plan, now)
+            self._bring(decoded[s], plan, now, last)
         if len(decoded) == 1:
             merged = Accumulator.from_json(plan, acc_json)  # its own copy: the clock changes it
-            self._bring(merged, plan, now)
+            self._bring(merged, plan, now, last)
         else:
             merged = None
             for s in sorted(decoded):

@@ -9,6 +9,7 @@ between sources' partials, and the refusal of statistics that cannot be merged.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from pipeline.cli import main
 from pipeline.replay import replay
 from pipeline.simulate import Simulator
 from pipeline.stats.config import Config, load_config, starter_text
@@ -261,3 +263,40 @@ def test_partial_state_survives_a_restart() -> None:
     part.release_to(at(25))
     copy.release_to(at(25))
     assert copy.take_partials() == part.take_partials() != []
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def test_replay_command_with_stats_partitions(tmp_path: Path) -> None:
+    events, _cfg = centre(tmp_path, 5, 0.2, 8, STARTS[0])
+    source = tmp_path / "day.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in events))
+    config_path = tmp_path / "centre-5-8.yaml"
+    outputs = {}
+    for n in ("1", "4"):
+        out = tmp_path / f"stats-{n}.jsonl"
+        args = ["replay", str(source), "--config", str(config_path), "--stats-out", str(out), "--quiet"]
+        assert main([*args, "--stats-partitions", n, "--merge-partitions", "3"]) == 0
+        outputs[n] = [json.loads(line) for line in out.read_text().splitlines()]
+    one, four = outputs["1"], outputs["4"]
+    assert statistics_differences([("", r) for r in four if r["Reason"] != "Final"], one) == {}
+    assert finals(four) == finals(one)
+
+
+def test_replay_command_refuses_an_unmergeable_statistic(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "day.jsonl"
+    source.write_text(json.dumps({"Event": "EventAgentLogin", "EventTime": "2026-05-11T09:00:00Z",
+                                  "TenantID": "t1", "AgentID": "a1", "PlaceID": "p1"}) + "\n")
+    config_path = tmp_path / "peak.yaml"
+    config_path.write_text(
+        "stat_types:\n  Peak: {Objects: [Agent, GroupAgents], Category: MaxNumber, MainMask: [Available]}\n"
+        "statistics:\n  - {stat_type: Peak, time_profile: Default, name: Peak_Available}\n"
+        "time_profiles:\n  Default: \"Growing,00:00\"\n"
+    )
+    args = ["replay", str(source), "--config", str(config_path), "--stats-out", str(tmp_path / "s.jsonl")]
+    assert main([*args, "--quiet", "--stats-partitions", "2"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Peak_Available" in lines[0] and "one stats partition" in lines[0], lines
+    assert main([*args, "--quiet"]) == 0  # one partition computes it
