@@ -18,11 +18,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli import main
+from pipeline.records.keys import action_key
 from pipeline.replay import replay
 from pipeline.simulate import Simulator
 from pipeline.stats.config import Config, load_config, starter_text
+from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.partials import MergeStats, PartialStats
-from pipeline.stats.topology import PartitionedStats
+from pipeline.stats.topology import PartitionedStats, partition_of
 from tests.stats.engine_builders import act, at, config, durable, stat
 from tests.stream.harness import statistics_differences
 
@@ -300,3 +302,41 @@ def test_replay_command_refuses_an_unmergeable_statistic(tmp_path: Path,
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "Peak_Available" in lines[0] and "one stats partition" in lines[0], lines
     assert main([*args, "--quiet"]) == 0  # one partition computes it
+
+
+def test_partial_is_sent_as_it_was_before_the_clock_resets_it() -> None:
+    """A watermark past midnight releases a partition's last action of the day and then resets its
+    partial: the update stage 4 gets for that action still holds the day's count."""
+    cfg = config(HANDLED)
+    updates = partial_updates(cfg, 0, handled("a1", MIDNIGHT - 20, MIDNIGHT - 10), at(MIDNIGHT + 60))
+    last = [u for u in updates if u["Key"] == "Handled/Tenant/t1/t1"][-1]
+    assert last["AsOf"] == at(MIDNIGHT - 10)
+    assert last["Acc"]["w"]["b"]["nM"] == 2  # not the new day's empty interval
+    merge = MergeStats(cfg, sources=1)
+    for update in updates:
+        merge.push(update)
+    records = merge.watermark(0, at(MIDNIGHT + 60))[1]
+    assert [r["Value"] for r in records if r["Reason"] == "Reset"] == [2]
+
+
+def test_a_members_first_unmatched_action_sends_nothing() -> None:
+    """One engine sends no record for a tenant when an agent's action does not match the statistic;
+    the merge neither, even though that agent's partition then creates its (empty) partial — for a
+    value that moves with the clock a needless record would otherwise go out."""
+    waiting = stat("CurrentMaxTime", ["Available"], objects=TENANT, name="Longest_Available")
+    cfg = config(waiting)
+    actions = sorted([*durable("Available", 0, obj=("Agent", "a1")),
+                      *durable("Active", 35, obj=("Agent", "a4"))], key=lambda a: a["EventTime"])
+    # a1 and a4 in different partitions of two
+    assert len({partition_of(action_key(a), 2) for a in actions}) == 2
+
+    def tenant_records(stage3) -> list[tuple]:
+        out: list[dict] = []
+        for action in actions:
+            out += list(stage3.iter_push(action))
+        out += list(stage3.iter_release_to(at(35))) + list(stage3.iter_flush())
+        return [(r["EmittedAt"], r["Value"]) for r in out if r["ObjectType"] == "Tenant"]
+
+    one = tenant_records(OrderedStats(cfg))
+    # a1's value at its start and at the check at 30 s; nothing when a4 acts at 35 s
+    assert tenant_records(PartitionedStats(cfg, partitions=2)) == one == [(at(0), 0.0), (at(30), 30.0)]
