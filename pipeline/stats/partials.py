@@ -390,17 +390,18 @@ class MergeStats:
             return self._release(low)
         return [], []
 
-    def watermark(self, source: int, t: int) -> tuple[list[Any], list[dict]]:
+    def watermark(self, source: int, t: int, tag: Any = None) -> tuple[list[Any], list[dict]]:
         """Source ``source`` has sent every update as of ``t`` or before: apply what every source has
-        passed, then move the clock to the lowest watermark (resets, checks of the merged objects)."""
+        passed, then move the clock to the lowest watermark (resets, checks of the merged objects).
+        The watermark's own ``tag`` comes back at once, after those of the updates applied."""
         if t > self._marks.get(source, t - 1):
             self._marks[source] = t
         low = self.low
         if low is None:
-            return [], []
+            return [tag], []
         tags, records = self._release(low)
         records += self.engine.advance(low)
-        return tags, records
+        return [*tags, tag], records
 
     def _release(self, limit: int | None) -> tuple[list[Any], list[dict]]:
         tags: list[Any] = []

@@ -184,10 +184,12 @@ def test_order_of_arrival_across_sources_does_not_matter() -> None:
 def test_nothing_is_applied_before_every_source_has_passed_it() -> None:
     cfg = config(HANDLED)
     merge = MergeStats(cfg, sources=2)
-    for update in partial_updates(cfg, 0, handled("a1", 10), at(15)):
-        merge.push(update)
-    assert merge.watermark(0, at(15)) == ([], [])  # source 1 has said nothing yet
-    tags, records = merge.watermark(1, at(12))
+    updates = partial_updates(cfg, 0, handled("a1", 10), at(15))
+    for n, update in enumerate(updates):
+        assert merge.push(update, tag=n) == ([], [])  # held
+    assert merge.watermark(0, at(15), tag="w0") == (["w0"], [])  # source 1 has said nothing yet
+    tags, records = merge.watermark(1, at(12), tag="w1")
+    assert tags == [*range(len(updates)), "w1"]  # every held update is applied, then the watermark
     assert last_tenant(records, "Handled")["Value"] == 1
 
 
