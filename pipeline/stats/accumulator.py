@@ -214,10 +214,19 @@ class Bucket:
             self.min_current = b
 
     def to_json(self) -> dict[str, Any]:
-        return {short: getattr(self, name) for name, short in _JSON_NAMES.items()}
+        # Written out (the names of ``_JSON_NAMES``): stage 3 serialises a partial per action.
+        return {
+            "s": self.start, "nM": self.number_main, "nR": self.number_rel, "aM": self.adjusted_main,
+            "aR": self.adjusted_rel, "tM": self.time_main, "tR": self.time_rel, "mx": self.max_duration,
+            "mn": self.min_duration, "rn": self.range_number, "rt": self.range_time,
+            "cx": self.max_current, "cn": self.min_current, "ar": self.area,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Bucket:
+        if len(data) == len(_JSON_NAMES):  # every field: the form ``to_json`` writes (stage 4's hot path)
+            return cls(data["s"], data["nM"], data["nR"], data["aM"], data["aR"], data["tM"], data["tR"],
+                       data["mx"], data["mn"], data["rn"], data["rt"], data["cx"], data["cn"], data["ar"])
         return cls(**{name: data[short] for name, short in _JSON_NAMES.items() if short in data})
 
 
