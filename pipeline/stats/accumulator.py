@@ -323,7 +323,9 @@ class Accumulator:
 
     # ------------------------------------------------------------------------------------ JSON
 
-    def to_json(self, plan: Plan) -> dict[str, Any]:
+    def to_json(self, plan: Plan, instances: bool = True) -> dict[str, Any]:
+        """JSON data; ``instances=False`` leaves the ongoing instances out (their count stays): a
+        partial update for a value that reads only the count and the sums."""
         kind = plan.kind
         if kind == "Sliding":
             window: dict[str, Any] = {"bs": {str(s): b.to_json() for s, b in self.buckets.items()}}
@@ -336,7 +338,8 @@ class Accumulator:
             window.update({"li": self.login, "lo": self.logout, "closed": self.closed})
         return {
             "o": [self.object_type, self.tenant, self.object_id], "seen": self.seen,
-            "open": {k: list(v) for k, v in self.open.items()}, "n": self.count, "tl": self.accrued_to,
+            "open": {k: list(v) for k, v in self.open.items()} if instances else {}, "n": self.count,
+            "tl": self.accrued_to,
             "continuous": [self.continuous_since, self.continuous_lost, self.continuous_prev],
             "w": window, "mem": {k: m.to_json() for k, m in self.members.items()},
             "ns": [self.sent, self.sent_value, self.sent_state], "late": self.late,

@@ -9,7 +9,8 @@ members it holds), sends no record for it, and hands its changes to :meth:`Parti
 as updates keyed by ``stat_key``::
 
     {"Key": "Statistic/ObjectType/TenantID/ObjectID", "From": source, "Seq": n,
-     "AsOf": event time, "Rank": [0, tenant, member id, n-th action of it at AsOf], "Acc": JSON}
+     "AsOf": event time, "Rank": [0, tenant, member id, n-th action of it at AsOf],
+     "Empty": false, "Acc": accumulator JSON}
 
 Stage 4 runs one :class:`MergeStats` per partition of ``<prefix>.stat-partials`` (keyed by ``Key``, so
 one tenant's statistics spread over the partitions: no hot key). It holds the updates until every
@@ -39,7 +40,7 @@ from pipeline.core.ordering import DEFAULT_WINDOW_MS, action_rank
 from pipeline.records.keys import object_key, stat_key
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
-from pipeline.stats import profiles
+from pipeline.stats import categories, profiles
 from pipeline.stats.accumulator import Accumulator, Plan
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine, _Slot
@@ -118,6 +119,9 @@ class PartialEngine(StatEngine):
         self._pending: list[dict[str, Any]] = []  # updates serialised, not taken yet
         self._seq = 0  # updates made by this source (survives a restore: redeliveries are recognised)
         self._advancing = False
+        # Statistics whose merged value reads only the count of ongoing instances and the sums: their
+        # updates leave the instances out (a tenant's partial holds one per member's open action).
+        self._lean = frozenset(s.name for s in self._slots if not categories.reads_instances(s.plan))
 
     # ---- the hooks
 
@@ -133,11 +137,14 @@ class PartialEngine(StatEngine):
         if not self._dirty:
             return
         as_of, rank = self._key
+        lean = self._lean
         for (name, suffix), slot in self._dirty.items():
             self._seq += 1
+            acc = slot.accs[suffix]
             self._pending.append({
                 "Key": f"{name}/{suffix}", "From": self.source, "Seq": self._seq, "AsOf": as_of,
-                "Rank": list(rank), "Acc": slot.accs[suffix].to_json(slot.plan),
+                "Rank": list(rank), "Empty": holds_nothing(acc),
+                "Acc": acc.to_json(slot.plan, instances=name not in lean),
             })
         self._dirty = {}
 
@@ -330,7 +337,7 @@ class MergeEngine(StatEngine):
             merged.sent, merged.sent_value = before.sent, before.sent_value
             merged.sent_state = before.sent_state
             slot.accs[suffix] = merged
-            if first and holds_nothing(decoded[source]):
+            if first and update.get("Empty", False):
                 return out  # a source's first partial, empty: one engine would not have notified
         self._notify(slot, merged, now, out)
         return out
