@@ -807,13 +807,11 @@ def reset(acc: Accumulator, plan: Plan, at: int, now: int) -> None:
 # -------------------------------------------------------------------------------------------- merge
 
 
-def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = True) -> Accumulator:
+def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
     """The accumulator of the whole from two partials over disjoint members' actions.
 
     Both partials must be at the same clock (intervals aligned). Raises ``ValueError`` for the
-    categories :func:`mergeable` rejects. ``copy_parts=False`` (stage 4, merging per update): the
-    partials are already accrued to one instant and are not copied — the result then shares their
-    member statuses and, where only one side has one, a bucket.
+    categories :func:`mergeable` rejects.
     """
     if not mergeable(plan.stat):
         raise ValueError(
@@ -821,8 +819,7 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = 
             "(an extreme or a continuous run of a sum is not determined by those of its parts)"
         )
     # Bring both time lines to the same instant first, so their integrals cover the same span.
-    if copy_parts:
-        left, right = copy.deepcopy(left), copy.deepcopy(right)
+    left, right = copy.deepcopy(left), copy.deepcopy(right)
     until = max(left.accrued_to, right.accrued_to)
     accrue(left, plan, until, until)
     accrue(right, plan, until, until)
@@ -867,4 +864,61 @@ def _merge_bucket(a: Bucket | None, b: Bucket | None) -> Bucket | None:
     out.add_sums(b)
     out.merge_extremes(a)
     out.merge_extremes(b)
+    return out
+
+
+def merge_all(plan: Plan, parts: list[Accumulator]) -> Accumulator:
+    """:func:`merge` of several partials in one pass (stage 4, per update): each partial's buckets
+    are added once, where folding :func:`merge` would copy the growing result at every step.
+
+    The partials must be at one instant already (their intervals aligned, accrued to the same time);
+    they are not changed, and the result shares their member statuses. Raises ``ValueError`` for the
+    categories :func:`mergeable` rejects.
+    """
+    if not mergeable(plan.stat):
+        return merge(plan, parts[0], parts[-1])  # raises, with the reason
+    first = parts[0]
+    out = accumulator_class(plan)(first.object_type, first.tenant, first.object_id,
+                                  min(p.seen for p in parts))
+    opens: dict[str, Instance] = {}
+    members: dict[str, MemberStatus] = {}
+    for p in parts:
+        if p.open:
+            opens.update(p.open)
+        if p.members:
+            members.update(p.members)
+    out.open = opens or NO_ENTRIES
+    out.members = members or NO_ENTRIES
+    out.count = sum(p.count for p in parts)
+    out.accrued_to = max(p.accrued_to for p in parts)
+    out.late = sum(p.late for p in parts)
+    if plan.kind == "Sliding":
+        buckets: dict[int, Bucket] = {}
+        total = Bucket(0)
+        for p in parts:
+            for start, b in p.buckets.items():
+                into = buckets.get(start)
+                if into is None:
+                    into = buckets[start] = Bucket(start)
+                into.add_sums(b)
+                into.merge_extremes(b)
+            total.add_sums(p.total)  # the running totals are the sums of the buckets held
+        out.buckets, out.total, out.oldest = buckets, total, min(buckets, default=None)
+    else:
+        held = [p.bucket for p in parts if p.bucket is not None]
+        if held:
+            bucket = Bucket(min(b.start for b in held))
+            for b in held:
+                bucket.add_sums(b)
+                bucket.merge_extremes(b)
+            out.bucket = bucket
+    if plan.kind == "Selection":
+        keep = plan.selection_keep
+        out.selected_main = sorted((c for p in parts for c in p.selected_main), key=lambda c: c.end)[-keep:]
+        out.selected_rel = sorted((c for p in parts for c in p.selected_rel), key=lambda c: c.end)[-keep:]
+    elif plan.kind == "SinceLogin":
+        logins = [p.login for p in parts if p.login is not None]
+        out.login = min(logins) if logins else None
+        out.logout = next((p.logout for p in parts if p.logout is not None), None)
+        out.closed = first.closed
     return out

@@ -325,9 +325,7 @@ class MergeEngine(StatEngine):
             merged = Accumulator.from_json(plan, acc_json)  # its own copy: the clock changes it
             self._bring(merged, plan, now, last)
         else:
-            merged = None
-            for s in sorted(decoded):
-                merged = decoded[s] if merged is None else acc_ops.merge(plan, merged, decoded[s], False)
+            merged = acc_ops.merge_all(plan, [decoded[s] for s in sorted(decoded)])
         merged.object_type, merged.tenant, merged.object_id = otype, tenant, oid
         before = slot.accs.get(suffix)
         if before is None:

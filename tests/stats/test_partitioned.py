@@ -21,11 +21,13 @@ from pipeline.cli import main
 from pipeline.records.keys import action_key
 from pipeline.replay import replay
 from pipeline.simulate import Simulator
+from pipeline.stats import accumulator as acc_ops
 from pipeline.stats.config import Config, load_config, starter_text
+from pipeline.stats.engine import StatEngine
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.partials import MergeStats, PartialStats
 from pipeline.stats.topology import PartitionedStats, partition_of
-from tests.stats.engine_builders import act, at, config, durable, stat
+from tests.stats.engine_builders import act, at, config, durable, selection, sliding, stat
 from tests.stream.harness import statistics_differences
 
 # --- the property -----------------------------------------------------------------------------------
@@ -342,3 +344,26 @@ def test_a_members_first_unmatched_action_sends_nothing() -> None:
     one = tenant_records(OrderedStats(cfg))
     # a1's value at its start and at the check at 30 s; nothing when a4 acts at 35 s
     assert tenant_records(PartitionedStats(cfg, partitions=2)) == one == [(at(0), 0.0), (at(30), 30.0)]
+
+
+def test_merge_all_is_merge_folded() -> None:
+    """Stage 4's one-pass merge gives the accumulator that folding the pairwise merge gives."""
+    stats = [
+        HANDLED, AVAILABLE,
+        stat("MaxTime", ["StoppedInbound"], objects=TENANT, name="Longest", profile=sliding(600, 60)),
+        stat("AverageTime", ["StoppedInbound"], objects=TENANT, name="Last3", profile=selection(3)),
+    ]
+    cfg = config(*stats)
+    engines = []
+    for n, agent in enumerate(("a1", "a2", "a3")):
+        engine = StatEngine(cfg)
+        actions = [*durable("Available", 5 + n, obj=("Agent", agent)),
+                   *handled(agent, 30 + n, 90 + 7 * n, 200 + n)]
+        for action in sorted(actions, key=lambda a: a["EventTime"]):
+            engine.on_action(action, action["EventTime"])
+        engine.advance(at(300))
+        engines.append(engine)
+    for slot in engines[0]._slots:
+        parts = [e._by_name[slot.name].accs["Tenant/t1/t1"] for e in engines]
+        folded = acc_ops.merge(slot.plan, acc_ops.merge(slot.plan, parts[0], parts[1]), parts[2])
+        assert acc_ops.merge_all(slot.plan, parts).to_json(slot.plan) == folded.to_json(slot.plan), slot.name
