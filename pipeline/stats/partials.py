@@ -17,7 +17,7 @@ one tenant's statistics spread over the partitions: no hot key). It holds the up
 source's watermark passed them, then applies them in (AsOf, Rank, From, Seq) order: the order in
 which one engine would have applied the actions behind them (``pipeline.core.ordering.action_rank``:
 at one instant, members in id order). For each it replaces that source's partial, merges the
-partials (``accumulator.merge``; each first brought to the same instant) into the accumulator of the
+partials (``accumulator.merge_all``; each first brought to the same instant) into the accumulator of the
 whole, and notifies as the engine does. The merged accumulators live in a :class:`StatEngine`, so
 resets, checks, timers, finals and state export are the engine's own.
 
@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, action_rank
-from pipeline.records.keys import object_key, stat_key
+from pipeline.records.keys import object_key
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
 from pipeline.stats import categories, profiles
@@ -451,7 +451,3 @@ class MergeStats:
         self._marks = {int(s): t for s, t in mine.get("marks", {}).items()}
         self._latest = {(k, s): n for k, s, n in mine.get("latest", [])}
 
-
-def partial_key(stat_name: str, object_type: str, tenant: str, object_id: str) -> str:
-    """The Kafka key of an update on ``<prefix>.stat-partials`` (``stat_key``: one accumulator)."""
-    return stat_key(stat_name, object_type, tenant, object_id)
