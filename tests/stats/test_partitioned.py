@@ -82,7 +82,7 @@ STARTS = ("2026-05-11T09:00:00Z", "2026-05-11T23:52:00Z")  # the second crosses 
 
 
 # No shrinking: each example replays a simulated centre several times; a failure names its example.
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(
     agents=st.integers(3, 7),
