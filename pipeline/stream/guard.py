@@ -279,10 +279,9 @@ class StageGuard:
             if verdict is Verdict.OPEN:
                 await self._open(tp)
                 verdict = guard.check(tp, msg.offset)
-            if verdict is Verdict.PASS:
-                admitted.append(event)
-            elif verdict is Verdict.REPEAT:
-                self.counts["guard:repeat"] += 1
+            if verdict is Verdict.PASS or verdict is Verdict.REPEAT:
+                self.counts["guard:repeat"] += verdict is Verdict.REPEAT
+                self._admitted[event] = guard.epoch(tp)  # judged against this opening
                 admitted.append(event)
             elif verdict is Verdict.AHEAD:
                 self.counts["guard:ahead"] += 1
@@ -292,9 +291,8 @@ class StageGuard:
             # OPEN again: the committed offset could not be had; the next input tries again
         for tp in ahead:
             await self._seek(tp)
-        for event in admitted:
-            self._admitted[event] = guard.epoch((event.message.topic, event.message.partition))
-        return admitted
+        # A rebalance while this batch waited for the broker: what was judged before it is stale.
+        return [event for event in admitted if self.current(event)]
 
     def current(self, event: Any) -> bool:
         """The event's partition has not been opened again (or taken away) since the event was
@@ -305,11 +303,14 @@ class StageGuard:
     # --- the consumer ----------------------------------------------------------------------
 
     async def _open(self, tp: TopicPartition) -> None:
+        epoch = self.guard.epoch(tp)
         try:
             committed = await self._committed(tp)
             earliest = (await self.app.consumer.earliest_offsets(_tp(tp))).get(_tp(tp))
         except Exception as exc:  # a rebalance under way: the partition opens on a later input
             log.info("%s: committed offset of %s:%d not available yet: %r", self.stage, *tp, exc)
+            return
+        if self.guard.epoch(tp) != epoch:  # assigned again meanwhile: opened on a later input
             return
         expected = self.guard.opened(tp, committed, earliest)
         log.info("%s: %s:%d opened at offset %s (committed %s)", self.stage, *tp, expected, committed)

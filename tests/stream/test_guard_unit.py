@@ -8,7 +8,6 @@ import asyncio
 from collections import Counter
 from types import SimpleNamespace
 
-import pytest
 from faust.types import TP as FaustTP
 
 from pipeline import telemetry
@@ -234,22 +233,27 @@ def test_stage_guard_reports_a_silent_partition_in_the_log_and_the_metrics(caplo
         telemetry.SILENT_PARTITIONS.clear()
 
 
-@pytest.mark.parametrize("n", [0, 3])
-def test_standbys_reach_faust(tmp_path, n: int) -> None:
-    from pipeline.cli import build_parser
-    from pipeline.stats.config import load_config
-    from pipeline.stream.app import create_app
-    from pipeline.stream.settings import Settings
+def test_inputs_judged_before_a_rebalance_in_the_middle_of_a_batch_are_not_handed_out() -> None:
+    """The batch waits for the broker (the committed offset of a partition opening) while a new
+    assignment comes: what the batch judged against the old opening is stale, not processed."""
+    other = ("t.agent-inputs", 1)
+    consumer = StubConsumer({TP: 5, other: 0})
+    app = stub_app(consumer)
+    telemetry.STAGES["stage2"] = Counter()
+    guard = StageGuard(app, "stage2", TP[0])
+    assignment = {FaustTP(TP[0], 0), FaustTP(TP[0], 1)}
 
-    args = build_parser().parse_args(["worker", "--standbys", str(n)])
-    assert args.standbys == n
-    settings = Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path, standbys=n)
-    app, _ = create_app(settings)
-    assert app.conf.table_standby_replicas == n
+    async def run() -> list:
+        await app.on_partitions_assigned.send(assignment)
+        await guard.admit([event(5)])  # partition 0 opened at 5
 
+        async def committed_during_rebalance(tp):
+            await app.on_partitions_assigned.send(assignment)  # partition 0 opens afresh too
+            return 0
 
-def test_negative_standbys_are_refused() -> None:
-    from pipeline.cli import build_parser
+        consumer._thread.call_thread = lambda fun, tp: committed_during_rebalance(tp)
+        return await guard.admit([event(6), event(0, other)])
 
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["worker", "--standbys", "-1"])
+    admitted = asyncio.run(run())
+    assert admitted == []  # 6 was judged against the old opening; partition 1 opens on a later input
+    assert guard.guard.check(TP, 6) is Verdict.OPEN
