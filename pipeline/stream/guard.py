@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: A partition with lag that delivers nothing for this long is reported (log once, /metrics).
 SILENT_AFTER_S = 15.0
+#: A partition that received nothing for this long has its end offset asked (its lag clock starts).
+QUIET_S = 2.0
 #: A seek back that has not brought the expected input within this time is made again: a message
 #: fetched before it may have moved faust's read offset past the expected one once more.
 RESEEK_AFTER_S = 1.0
@@ -78,6 +80,7 @@ class _Position:
     seek_at: float | None = None  # when the last seek back to ``expected`` was made
     last_received: float | None = None  # when an input passed or repeated
     silent: bool = False  # reported silent (cleared when it receives again)
+    lag_since: float | None = None  # when the guard first saw an end offset above the expected one
     counts: dict[str, int] = field(default_factory=dict)
 
     def quiet_since(self) -> float:
@@ -173,16 +176,27 @@ class OffsetGuard:
         now = self.clock()
         for pos in self.positions.values():
             pos.opened_at = max(pos.opened_at, now)
+            pos.lag_since = None
 
-    def quiet(self) -> list[TopicPartition]:
-        """Partitions that received nothing for the silence limit (their lag still to be checked)."""
+    def quiet(self, after_s: float = QUIET_S) -> list[TopicPartition]:
+        """Partitions that received nothing for ``after_s``: their lag is worth asking for."""
         now = self.clock()
-        return [tp for tp, pos in self.positions.items() if now - pos.quiet_since() >= self.silent_after_s]
+        return [tp for tp, pos in self.positions.items() if now - pos.quiet_since() >= after_s]
 
     def silent(self, tp: TopicPartition, end_offset: int | None, position: int | None) -> bool:
-        """Whether quiet ``tp`` has lag (``end_offset`` > ``position``); True only the first time."""
+        """Whether ``tp`` is silent with lag: ``end_offset`` above ``position`` for the silence limit
+        (a message produced a moment ago is lag too, but not yet silence), with nothing received
+        meanwhile. True only the first time."""
         pos = self.positions.get(tuple(tp))
-        if pos is None or pos.silent or end_offset is None or position is None or end_offset <= position:
+        if pos is None or end_offset is None or position is None:
+            return False
+        if end_offset <= position:
+            pos.lag_since = None
+            return False
+        now = self.clock()
+        if pos.lag_since is None:
+            pos.lag_since = now
+        if pos.silent or now - max(pos.lag_since, pos.quiet_since()) < self.silent_after_s:
             return False
         pos.silent = True
         return True
@@ -204,6 +218,7 @@ class OffsetGuard:
     def _received(self, pos: _Position) -> None:
         pos.last_received = self.clock()
         pos.silent = False
+        pos.lag_since = None
 
 
 class StageGuard:
@@ -369,20 +384,20 @@ class StageGuard:
             if pos is None:
                 continue
             position = pos.expected
-            if position is None:
+            end = ends.get(_tp(tp))
+            if position is None and end:  # not opened yet: nothing came since the assignment
                 try:
-                    position = await self._committed(tp)
+                    position = await self._committed(tp) or 0
                 except Exception:
                     continue
-            end = ends.get(_tp(tp))
             if guard.silent(tp, end, position):
                 lag = int(end) - int(position)
                 self.counts["guard:silent"] += 1
                 telemetry.SILENT_PARTITIONS[(self.stage, tp[0], tp[1])] = lag
                 log.warning(
-                    "%s: partition %s:%d has received nothing for %.0f s with %d messages to read "
+                    "%s: partition %s:%d has had %d messages to read for %.0f s and received none "
                     "(position %d, end %d)",
-                    self.stage, tp[0], tp[1], guard.silent_after_s, lag, position, end,
+                    self.stage, tp[0], tp[1], lag, guard.silent_after_s, position, end,
                 )
 
 

@@ -98,19 +98,24 @@ def test_before_any_assignment_a_partition_opens_on_its_first_input() -> None:
 def test_a_partition_silent_with_lag_is_reported_once_and_cleared_when_it_receives() -> None:
     guard, clock = opened_guard(10)
     assert guard.check(TP, 10) is Verdict.PASS
-    clock.now += 14
-    assert guard.quiet() == []
+    clock.now += 1
+    assert guard.quiet(after_s=2.0) == []
     clock.now += 2
-    assert guard.quiet() == [TP]
+    assert guard.quiet(after_s=2.0) == [TP]
     assert not guard.silent(TP, end_offset=11, position=11)  # no lag: quiet, not silent
-    assert guard.silent(TP, end_offset=50, position=11)
+    assert not guard.silent(TP, end_offset=12, position=11)  # lag just seen: a message a moment old
+    clock.now += 14
+    assert not guard.silent(TP, end_offset=12, position=11)  # lag for 14 s
+    clock.now += 2
+    assert guard.silent(TP, end_offset=12, position=11)  # 16 s of lag, nothing received
     assert not guard.silent(TP, end_offset=50, position=11)  # reported once
     assert guard.silent_partitions() == [TP]
     assert guard.check(TP, 11) is Verdict.PASS
     assert guard.silent_partitions() == []
+    assert not guard.silent(TP, end_offset=50, position=12)  # its lag clock starts again
     guard.hold_quiet()  # a rebalance: time paused for recovery is not silence
-    clock.now += 10
-    assert guard.quiet() == []
+    clock.now += 20
+    assert not guard.silent(TP, end_offset=50, position=12)
 
 
 # --- the faust side, against stubs -------------------------------------------------------------
@@ -214,13 +219,15 @@ def test_stage_guard_reports_a_silent_partition_in_the_log_and_the_metrics(caplo
         await app.on_partitions_assigned.send({FaustTP(TP[0], 0)})
         await guard.admit([event(5)])
         clock.now += 20
+        await guard._watch_once()  # lag seen: its clock starts
+        clock.now += 16
         await guard._watch_once()
         await guard._watch_once()  # once only
 
     try:
         with caplog.at_level("WARNING"):
             asyncio.run(run())
-        assert sum("received nothing for" in r.getMessage() for r in caplog.records) == 1
+        assert sum("and received none" in r.getMessage() for r in caplog.records) == 1
         assert telemetry.SILENT_PARTITIONS == {("stage1", TP[0], 0): 94}  # end 100, expected 6
         text = render(build_registry(telemetry.STAGES)).decode()
         labels = 'partition="0",stage="stage1",topic="t.agent-inputs"'

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,18 @@ def group_members(bootstrap: str, group: str) -> dict[str, set[tuple[str, int]]]
     }
 
 
+def guard_figures(pipe: Pipeline, workers: list) -> dict[str, int]:
+    """The offset guard's counters of both workers, summed over stages (from their /metrics)."""
+    totals: dict[str, int] = {}
+    for worker in workers:
+        text = urllib.request.urlopen(pipe.web_url(worker) + "metrics", timeout=30).read().decode()
+        for line in text.splitlines():
+            for name in ("offset_ahead", "offset_repeats", "offset_seeks", "silent_partition_reports"):
+                if line.startswith(f"mediastat_{name}_total{{"):
+                    totals[name] = totals.get(name, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return totals
+
+
 def run_two_workers(kafka_bootstrap: str, tmp_path: Path) -> dict[str, int]:
     from pipeline.kafka.admin import ensure_topics
 
@@ -68,14 +81,15 @@ def run_two_workers(kafka_bootstrap: str, tmp_path: Path) -> dict[str, int]:
     ensure_topics(kafka_bootstrap, [pipe.topic("events"), pipe.topic("agent-inputs")], partitions=3)
     try:
         pipe.feed(events)
-        first = pipe.start_worker("w1")
+        first = pipe.start_worker("w1", web_port=0)
         reached = wait_for_offsets(kafka_bootstrap, pipe.topic("actions"), int(total * JOIN_AT), first)
         assert first.poll() is None, pipe.logs()
         assert reached < total, "the first worker finished before the second joined: nothing tested"
-        second = pipe.start_worker("w2")
+        second = pipe.start_worker("w2", web_port=0)
         got, got_stats = pipe.collect(first, total, idle_s=8, timeout_s=300, want_stats=want_stats)
         alive = first.poll() is None and second.poll() is None
         members = group_members(kafka_bootstrap, pipe.app_id) if alive else {}
+        guard = guard_figures(pipe, [first, second]) if alive else {}
     finally:
         pipe.stop_all()
     logs = pipe.logs()
@@ -99,6 +113,7 @@ def run_two_workers(kafka_bootstrap: str, tmp_path: Path) -> dict[str, int]:
         "lost": len(lost),
         "foreign": len(foreign),
         "repeats": len(got) - len(by_id),
+        **guard,
     }
     print("two workers:", json.dumps(figures))
     assert not lost, f"{len(lost)} of {total} actions lost\n{logs}"
