@@ -196,7 +196,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "scale-out",
         True,
-        900,
+        1200,
         lambda s, c: _kafka().row_scale_out(*_worker_day(s, c, s.worker), s.worker_cap_s),
     ),
     Row(
