@@ -485,6 +485,7 @@ class StatEngine:
             at = max(floor, notification.last_check(stat, due["check"], now))
             accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
             first = plan.window_start(at) if plan.kind == "Sliding" else None
+            since = due["check"]  # the first instant not looked at yet
             for suffix in slot.order:
                 acc = accs[suffix]
                 if idle_at_zero and acc.count == 0:
@@ -492,10 +493,35 @@ class StatEngine:
                 if first is not None and (acc.oldest is None or acc.oldest >= first):
                     if slot.window_only:
                         continue  # nothing left the window: the value cannot have moved
-                elif acc_ops.prune(acc, plan, at) == 0 and slot.window_only:
-                    continue
+                else:
+                    if first is not None:
+                        self._leaving(slot, acc, since, at, first, out)
+                    if acc_ops.prune(acc, plan, at) == 0 and slot.window_only:
+                        continue
                 self._notify(slot, acc, at, out, emitted_at=at)
             due["check"] = notification.next_check(stat, now)
+
+    def _leaving(self, slot: _Slot, acc: Accumulator, since: int, at: int, first: int,
+                 out: list[dict[str, Any]]) -> None:
+        """Sliding, when the clock crossed several check instants at once: look at the value at
+        each instant before ``at`` where a bucket holding something left the window (the only
+        instants where a value that moves with its window changes), as a clock stopping at every
+        instant would. Without it, the last record sent depends on how far the clock jumped — and so
+        on how often other objects' actions (or a partition's watermarks) move it. Bounded by the
+        buckets of one window, whatever the gap."""
+        plan = slot.plan
+        leaving = sorted(
+            {
+                max(since, start + plan.reach + plan.step)
+                for start, bucket in acc.buckets.items()
+                if start < first and bucket.holds_something()
+            }
+        )
+        for instant in leaving:
+            if instant >= at:
+                break
+            acc_ops.prune(acc, plan, instant)
+            self._notify(slot, acc, instant, out, emitted_at=instant)
 
     def _earliest_due(self) -> float:
         """The earliest reset, timer or check of any statistic (``advance`` is O(1) before it)."""

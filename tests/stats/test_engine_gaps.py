@@ -119,14 +119,26 @@ def test_time_mode_sends_one_timer_per_object_across_a_gap(gap):
 
 @pytest.mark.parametrize("gap", GAPS.values(), ids=GAPS.keys())
 def test_sliding_changes_look_once_across_a_gap(gap):
-    """A Sliding value in Changes mode: the window empties once, one Change per object."""
-    last_hour = _handled(name="Handled_Last_Hour", profile=sliding(3600, 1))
+    """A Sliding value in Changes mode: across the gap, one Change per object at each instant a bucket
+    holding something left the window (bounded by the window's buckets, however long the gap) —
+    exactly what a clock stopping at every instant sends — and the window ends empty."""
+    last_hour = _handled(name="Handled_Last_Hour", profile=sliding(3600, 60))
     engine = StatEngine(config(last_hour))
     _day_of_work(engine)
     later = T0 + gap
     records = engine.advance(later)
-    assert len(records) <= len(AGENTS) + 1
-    assert all(r["Value"] == 0.0 for r in records)
+    stepped = StatEngine(config(last_hour))
+    _day_of_work(stepped)
+    expected: list[dict] = []
+    for minute in range(1, 121):  # every check instant (a minute) of the two hours after the work
+        expected += stepped.advance(T0 + minute * 60_000)
+    expected += stepped.advance(later)
+    def order(r: dict) -> tuple:
+        return r["EmittedAt"], r["ObjectType"], r["ObjectID"]
+
+    assert sorted(records, key=order) == sorted(expected, key=order)  # each object's in time order
+    assert len(records) <= 3 * (len(AGENTS) + 1)
+    assert {r["ObjectID"]: r["Value"] for r in records} == {"a1": 0.0, "a2": 0.0, "a3": 0.0, "t1": 0.0}
     assert engine.value("Handled_Last_Hour", "Agent", "t1", "a1", later)["Value"] == 0.0
 
 
