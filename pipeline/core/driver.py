@@ -77,6 +77,7 @@ class CoreDriver:
         """Apply one validated event; returns the action records released by it, in order."""
         offset = self._offset
         self._offset += 1
+        self._counts["events"] += 1
         # One partition and no crash: every input before this one is durable (committed).
         messages = self.stage1.step(offset, event, committed=offset + 1)
         messages += self.stage1.end_batch(force=True)

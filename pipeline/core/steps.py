@@ -201,7 +201,6 @@ class InteractionStep:
         """
         if self.resumed_at is None:
             self.resumed_at = offset
-        self.counts["events"] += 1
         name = record["Event"]
         if name in IGNORED_EVENTS:
             self.counts["ignored"] += 1
