@@ -9,6 +9,7 @@ the same final statistic values (records.md, "Offline replay").
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from collections import Counter
@@ -28,6 +29,8 @@ from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.late_watch import watch_replay
 from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.partials import check_mergeable
+from pipeline.stats.topology import PartitionedStats
 
 Sink = Callable[[dict], None]
 
@@ -100,19 +103,34 @@ def replay(
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS,
     wall_ms: int | None = None,
     on_late: Sink | None = None,
+    stats_partitions: int = 1,
+    merge_partitions: int = 1,
+    interleave: random.Random | None = None,
 ) -> ReplaySummary:
     """Run events through the core (and the statistics when ``on_stat`` is given).
 
     An event more than ``future_tolerance_ms`` ahead of ``wall_ms`` (the command passes the time it
     started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` for either
     turns the rule off.
+
+    ``stats_partitions`` > 1 runs the statistics as the partitioned pipeline does (stage 3 on that
+    many partitions, stage 4 merging on ``merge_partitions``: ``pipeline.stats.topology``), with the
+    hops between partitions delivered in a random interleaving when ``interleave`` is given; the
+    statistic values are the same. Stage 3's late records are then not reported.
     """
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
-    stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
+    stage3: OrderedStats | PartitionedStats | None = None
+    if on_stat is not None and (stats_partitions > 1 or interleave is not None):
+        stage3 = PartitionedStats(
+            config, stats_partitions, merge_partitions, driver.buffer.window_ms, interleave
+        )
+    elif on_stat is not None:
+        stage3 = OrderedStats(config, driver.buffer.window_ms)
     clock = 0  # the event clock: largest EventTime seen
-    watch_replay(driver.buffer, stage3, on_late, lambda: clock)  # late records (<prefix>.late's)
+    watched = stage3 if isinstance(stage3, OrderedStats) else None
+    watch_replay(driver.buffer, watched, on_late, lambda: clock)  # late records (<prefix>.late's)
 
     def to_stats(records: Iterable[dict]) -> None:
         for rec in records:
@@ -212,7 +230,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write late records here (JSON Lines, as <prefix>.late: inputs later than the reorder "
         "window; with --stats-out, actions whose interval had closed)",
     )
+    parser.add_argument(
+        "--stats-partitions", type=_positive, default=1, metavar="N",
+        help="compute the statistics as the pipeline does over N stats partitions (stage 3 partials, "
+        "stage 4 merge; docs/partitioning.md): the same values, a check of the configuration (default 1)",
+    )
+    parser.add_argument(
+        "--merge-partitions", type=_positive, default=1, metavar="M",
+        help="with --stats-partitions, the partitions of the merge stage (default 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found {text!r}")
+    return value
 
 
 #: Output buffer: a replay writes hundreds of thousands of short lines.
@@ -240,6 +277,13 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"mediastat replay: {exc}", file=sys.stderr)
         return 2
+    stats_partitions = getattr(args, "stats_partitions", 1)
+    if stats_partitions > 1:
+        try:
+            check_mergeable(config)
+        except ValueError as exc:
+            print(f"mediastat replay: {exc}", file=sys.stderr)
+            return 2
     if not args.events.is_file():
         print(f"mediastat replay: cannot read {args.events}: no such file", file=sys.stderr)
         return 2
@@ -288,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
             future_tolerance_ms=args.future_tolerance,
             wall_ms=int(time.time() * 1000),
             on_late=_writer(late_fh),
+            stats_partitions=stats_partitions,
+            merge_partitions=getattr(args, "merge_partitions", 1),
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)
