@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 import faust
 
@@ -46,11 +47,25 @@ __all__ = ["MULTI_SOURCE_IDLE_S", "WALL_FLUSH_S", "register"]
 
 
 class _Partition:
-    """One input partition: its step, and the faust events it has not yet finished (by offset)."""
+    """One input partition: its step, and the faust events it has not yet finished (by offset).
+
+    An offset can come twice in one process (faust refetches after a seek): each copy is an input
+    of its own to the step, which finishes each once, so the events of an offset are kept in order.
+    """
 
     def __init__(self, step: AgentStep) -> None:
         self.step = step
-        self.events: dict[int, object] = {}
+        self.events: dict[int, deque] = {}
+
+    def received(self, event) -> None:
+        self.events.setdefault(event.message.offset, deque()).append(event)
+
+    def finished(self, offset: int):
+        copies = self.events[offset]
+        event = copies.popleft()
+        if not copies:
+            del self.events[offset]
+        return event
 
 
 def register(app: faust.App, topics, settings: Settings) -> None:
@@ -83,10 +98,10 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 counts=counts,
             )
             part = partitions[number] = _Partition(step)
-        part.events[msg.offset] = event
+        part.received(event)
         result = part.step.step(msg.offset, delivery.loads(msg.value), time.time())
         outputs.produce(out, result.messages)
-        return [(part, part.events.pop(offset)) for offset in result.finished]
+        return [(part, part.finished(offset)) for offset in result.finished]
 
     @app.agent(inputs, name="stage2-agents")
     async def agents(stream):
