@@ -353,6 +353,11 @@ class AgentStep:
         elif kind == "watermark":
             self.marks.update(wrapped["From"], wrapped["Time"], now)
             released, done, mark = [], [offset], None
+        elif self._applied(wrapped):
+            # Applied before a crash or a move (its source is in the agent's state): finished at
+            # once, neither held nor reported late.
+            self.counts["redelivered"] += 1
+            released, done, mark = [], [offset], None
         else:
             item = wrapped["Item"]
             before = buffer.late
@@ -382,6 +387,11 @@ class AgentStep:
         if mark is not None:
             self._mark = mark if self._mark is None else max(self._mark, mark)
         return out
+
+    def _applied(self, wrapped: dict) -> bool:
+        """Is this input already in its agent's state, with no evaluation left pending?"""
+        state = self._state_of(wrapped["Item"])
+        return seen(state, wrapped["Source"]) and not state.get("_eval")
 
     def _step_on_clock(self, offset: int, wrapped: dict) -> Outputs:
         """Replay's rule: the event clock releases; stage 1's watermark only moves that clock."""

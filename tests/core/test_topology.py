@@ -59,6 +59,8 @@ def check(events: list[dict], cfg: Config, *, seed: int, events_partitions: int,
     assert got.keys() == want.keys(), (len(got.keys() - want.keys()), len(want.keys() - got.keys()))
     assert [k for k in want if got[k] != want[k]] == []
     assert statistics_differences([("", r) for r in run.stats if r["Reason"] != "Final"], want_stats) == {}
+    # Nothing came too late for the reorder window, redeliveries included (they are dropped on arrival).
+    assert run.counts["late"] == 0 and run.late == []
     kinds = {r["ObjectType"] for r in want_stats} | {r["TimeProfile"] for r in want_stats}
     assert {"Agent", "Place", "GroupAgents", "GroupPlaces", "Queue", "Tenant", "Default", "LastHour"} <= kinds
     return run.counts
