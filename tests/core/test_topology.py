@@ -95,7 +95,7 @@ def test_moves_happen_and_redeliveries_are_dropped(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(20))
 def test_bigger_centres_partitioned_and_moved(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     events, cfg = centre(tmp_path, 20, 2.0, seed, STARTS[seed % 2])
