@@ -124,7 +124,7 @@ class StoreTable:
                 self.store.pop(key, None)
                 self._cache.pop(key, None)
             else:
-                self.store[key] = orjson.dumps(state)
+                self.store[key] = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)  # as the stages
         self._dirty.clear()
 
 

@@ -52,6 +52,12 @@ DEFAULT_RETENTION_MS = 3_600_000
 WATERMARK_STEP_MS = 1000
 WATERMARK_EVERY = 200
 
+#: Stage 2's table entry (per partition) of the upstream watermarks it has received (no agent key
+#: starts with a NUL). A partition opened afresh — after a restart or a move — may never read those
+#: watermark messages again (they can lie below the committed offset); without them it would hold
+#: its inputs until every upstream partition spoke again, or went idle.
+MARKS_KEY = b"\x00watermarks"
+
 #: Stage 2: a partition without input for this long (seconds of the step's clock) asks for a tick;
 #: with several upstream partitions, one silent for ``MULTI_SOURCE_IDLE_S`` stops holding the
 #: others back (it may only be paused for a rebalance, so give it time).
@@ -320,6 +326,9 @@ class AgentStep:
         if idle_s is None:
             idle_s = WALL_FLUSH_S if sources == 1 else MULTI_SOURCE_IDLE_S
         self.marks = Watermarks(sources, window_ms, idle_s=idle_s, started=now)
+        if not self.clock_release:
+            for source, mark in (table.get(MARKS_KEY) or {}).items():
+                self.marks.update(int(source), mark, now)
         self.counts: Counter = Counter() if counts is None else counts
         self.acks = OffsetAcks()
         self.oldest_wait: float | None = None  # when the oldest waiting input arrived
@@ -352,6 +361,7 @@ class AgentStep:
                 mark = high if mark is None else max(mark, high)  # the end of the input so far
         elif kind == "watermark":
             self.marks.update(wrapped["From"], wrapped["Time"], now)
+            self.table.put(MARKS_KEY, self.marks.marks())  # written with the states it covers
             released, done, mark = [], [offset], None
         elif self._applied(wrapped):
             # Applied before a crash or a move (its source is in the agent's state): finished at

@@ -105,3 +105,17 @@ def test_adapter_keeps_every_copy_of_an_offset() -> None:
     part.received(a)
     part.received(b)
     assert part.finished(5) is a and part.finished(5) is b and part.events == {}
+
+
+def test_a_partition_opened_afresh_restores_its_upstream_watermarks() -> None:
+    """After a restart or a move, the watermark messages below the committed offset never come again:
+    the step keeps the marks in its table and a new step starts from them."""
+    d = Day()
+    stage1 = InteractionStep(0, DictTable())
+    table = DictTable()
+    events = [d.at(0).login("a1", "p1", media={"email": True}), d.at(10).dnd_on("a1")]
+    login, _ = agent_inputs(stage1, events)
+    AgentStep(0, table, CapacityConfig()).step(0, stage1.end_batch()[0].value, now=0.0)  # 10 s, committed
+    again = AgentStep(0, table, CapacityConfig(), now=100.0)
+    out = again.step(1, login.value, now=100.0)
+    assert out.finished == [1] and any(m.kind == ACTIONS for m in out.messages)  # released up to 8 s
