@@ -1,24 +1,31 @@
-"""A broker-free driver of the whole action flow: events → interactions → agents → actions.
+"""Replay's driver of the action flow: events → stage 1 → stage 2 → actions, on one partition.
 
-It plays, in one process, what the Kafka pipeline does across topics and workers: stage 1 per
-InteractionID, the reorder window, stage 2 per Tenant/Agent. ``replay`` and the tests use it (the
-analogue of Kafka Streams' TopologyTestDriver); the Faust stages call the same ``track`` /
-``apply_input`` functions over their RocksDB tables.
+It runs the same step objects as the Kafka stages (:mod:`pipeline.core.steps`) over dict tables:
+one :class:`~pipeline.core.steps.InteractionStep` and one :class:`~pipeline.core.steps.AgentStep`,
+stage 1's messages handed to stage 2 at once, in order. Stage 2 releases on replay's event clock
+(``release="clock"``: the file is one upstream in order, so the largest time seen is its watermark);
+:mod:`pipeline.topology` runs the same steps with any number of partitions and watermarks.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 
-from pipeline.core import agents, interactions
 from pipeline.core.capacity import CapacityConfig
-from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, rank_of
-from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer
+from pipeline.core.steps import (
+    ACTIONS,
+    AGENT_INPUTS,
+    DEFAULT_RETENTION_MS,
+    AgentStep,
+    DictTable,
+    InteractionStep,
+    Message,
+)
 from pipeline.records.keys import agent_key, interaction_key
 
-#: How long a finished interaction is kept to absorb trailing events without anomalies.
-DEFAULT_RETENTION_MS = 3_600_000
+__all__ = ["DEFAULT_RETENTION_MS", "CoreDriver", "agent_key", "interaction_key"]
 
 
 class CoreDriver:
@@ -31,34 +38,54 @@ class CoreDriver:
         retention_ms: int = DEFAULT_RETENTION_MS,
     ) -> None:
         self.capacity = capacity or CapacityConfig()
-        self.interactions: dict[str, dict] = {}
-        self.agents: dict[str, dict] = {}
-        self.buffer = ReorderBuffer(window_ms)
-        self.retention_ms = retention_ms
-        self.counters: Counter[str] = Counter()
-        self.anomalies: Counter[str] = Counter()
-        self._finished: deque[tuple[int, str]] = deque()
-        self._agent_arrivals = 0
+        self._counts: Counter[str] = Counter()
+        self._interactions = DictTable()
+        self._agents = DictTable()
+        self.stage1 = InteractionStep(0, self._interactions, retention_ms=retention_ms, counts=self._counts)
+        self.stage2 = AgentStep(0, self._agents, self.capacity, window_ms=window_ms, release="clock",
+                                counts=self._counts)
+        self._offset = 0  # of the next event (stage 1's input partition)
+        self._agent_offset = 0  # of the next agent input (stage 2's input partition)
+
+    # -- what tests and replay read ----------------------------------------------------------------
+
+    @property
+    def buffer(self) -> ReorderBuffer:
+        """Stage 2's reorder window."""
+        return self.stage2.buffer
+
+    @property
+    def interactions(self) -> dict[bytes, dict]:
+        return self._interactions.data
+
+    @property
+    def agents(self) -> dict[bytes, dict]:
+        return self._agents.data
+
+    @property
+    def counters(self) -> Counter[str]:
+        """events, ignored, duplicates, late (and actions, redelivered)."""
+        return Counter({k: v for k, v in self._counts.items() if not k.startswith("anomaly:")})
+
+    @property
+    def anomalies(self) -> Counter[str]:
+        return Counter({k[8:]: v for k, v in self._counts.items() if k.startswith("anomaly:") and v})
 
     # -- input ---------------------------------------------------------------------------------
 
     def push(self, event: dict) -> list[dict]:
         """Apply one validated event; returns the action records released by it, in order."""
-        self.counters["events"] += 1
-        name = event["Event"]
-        if name in IGNORED_EVENTS:
-            self.counters["ignored"] += 1
-            return []
-        if name in AGENT_EVENTS:
-            self._agent_arrivals += 1
-            ready = self.buffer.push(event["EventTime"], rank_of(event, self._agent_arrivals), event)
-            return self._apply_stage2(ready)
-        out = self._apply_stage1(event)
-        return out
+        offset = self._offset
+        self._offset += 1
+        self._counts["events"] += 1
+        # One partition and no crash: every input before this one is durable (committed).
+        messages = self.stage1.step(offset, event, committed=offset + 1)
+        messages += self.stage1.end_batch(force=True)
+        return self._deliver(messages)
 
     def flush(self) -> list[dict]:
         """End of input: release everything still held in the reorder window."""
-        return self._apply_stage2(self.buffer.flush())
+        return [m.value for m in self.stage2.flush() if m.kind == ACTIONS]
 
     def push_all(self, events: Iterable[dict]) -> list[dict]:
         out: list[dict] = []
@@ -67,51 +94,14 @@ class CoreDriver:
         out.extend(self.flush())
         return out
 
-    # -- stages --------------------------------------------------------------------------------
-
-    def _apply_stage1(self, event: dict) -> list[dict]:
-        key = interaction_key(event)
-        state, result = interactions.track(self.interactions.get(key), event)
-        self.interactions[key] = state
-        if result.duplicate:
-            self.counters["duplicates"] += 1
-            return []
-        self.anomalies.update(result.anomalies)
-        if event["Event"] == "EventProcessingStopped":
-            self._finished.append((state["stopped_at"], key))
-        out = list(result.queue_actions)
-        ready: list = []
-        for bundle in result.bundles:
-            ready.extend(
-                self.buffer.push(bundle["EventTime"], rank_of(bundle, 0), bundle)
-            )
-        if not result.bundles:
-            self.buffer.observe(event["EventTime"])
-            ready.extend(self.buffer.ready())
-        out.extend(self._apply_stage2(ready))
-        self._expire(event["EventTime"])
-        return out
-
-    def _apply_stage2(self, items: list) -> list[dict]:
+    def _deliver(self, messages: list[Message]) -> list[dict]:
+        """Stage 1's actions as they are; its agent inputs through stage 2, in production order."""
         out: list[dict] = []
-        points = agents.evaluation_points(items, self._agent_state)
-        for item, evaluate in zip(items, points, strict=True):
-            key = agent_key(item["TenantID"], item["AgentID"])
-            state, result = agents.apply_input(self.agents.get(key), item, self.capacity, evaluate)
-            self.agents[key] = state
-            self.counters["duplicates"] += result.duplicate
-            self.anomalies.update(result.anomalies)
-            out.extend(result.actions)
-        self.counters["late"] = self.buffer.late
+        for m in messages:
+            if m.kind == ACTIONS:
+                out.append(m.value)
+            elif m.kind == AGENT_INPUTS:
+                offset = self._agent_offset
+                self._agent_offset += 1
+                out += [r.value for r in self.stage2.step(offset, m.value, 0.0).messages if r.kind == ACTIONS]
         return out
-
-    def _agent_state(self, item: dict) -> dict | None:
-        return self.agents.get(agent_key(item["TenantID"], item["AgentID"]))
-
-    def _expire(self, now: int) -> None:
-        """Forget finished interactions once their retention has passed (bounded state)."""
-        while self._finished and self._finished[0][0] + self.retention_ms <= now:
-            stopped_at, key = self._finished.popleft()
-            state = self.interactions.get(key)
-            if state is not None and state["stopped_at"] == stopped_at:
-                del self.interactions[key]

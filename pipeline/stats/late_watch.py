@@ -97,7 +97,8 @@ def watch_replay(
         out = push(time_ms, rank, item)
         if buffer.late > before:
             reference = max(applied_to or 0, (buffer.max_seen or 0) - buffer.window_ms)
-            sink(stage2_late(item, reference, clock(), item.get("EventID")))
+            record = item[0] if isinstance(item, tuple) else item  # stage 2 holds (input, source, offset)
+            sink(stage2_late(record, reference, clock(), record.get("EventID")))
         return out
 
     buffer.push = watched_push  # instance attribute: this buffer only

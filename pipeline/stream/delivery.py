@@ -25,30 +25,14 @@ from typing import Any
 
 import orjson
 
-#: How many recent source positions a key's state remembers (inputs redelivered after a crash are
-#: at most one commit interval old, far fewer than this per key).
-RECENT_SOURCES = 256
-
-
-def source_position(topic: str, partition: int, offset: int) -> str:
-    return f"{topic}:{partition}:{offset}"
-
-
-def seen(state: dict | None, source: str) -> bool:
-    return state is not None and source in state.get("_sources", ())
-
-
-def remember(state: dict, source: str) -> None:
-    sources: list[str] = state.setdefault("_sources", [])
-    sources.append(source)
-    if len(sources) > RECENT_SOURCES:
-        del sources[: len(sources) - RECENT_SOURCES]
-
-
-def last_offset(state: dict) -> int:
-    """The input offset of the newest source the state remembers (-1 if none)."""
-    sources = state.get("_sources") or ()
-    return max((int(s.split("/")[0].rsplit(":", 1)[1]) for s in sources), default=-1)
+from pipeline.core.redelivery import (  # noqa: F401  (re-exported: the pure part of this protocol)
+    RECENT_SOURCES,
+    OffsetAcks,
+    last_offset,
+    remember,
+    seen,
+    source_position,
+)
 
 
 def bundle(actions: list[dict]) -> bytes:

@@ -1,0 +1,121 @@
+"""The step objects' own rules (pipeline/core/steps.py): what the adapters and the topology rely on."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pipeline.core.capacity import CapacityConfig
+from pipeline.core.steps import (
+    ACTIONS,
+    AGENT_INPUTS,
+    STATS_INPUTS,
+    AgentStep,
+    DictTable,
+    InteractionStep,
+)
+from tests.core.builders import Day
+
+HOUR = 3_600_000
+
+
+def agent_inputs(step: InteractionStep, events: list[dict], first_offset: int = 0) -> list:
+    out = []
+    for n, e in enumerate(events):
+        out += step.step(first_offset + n, e, committed=first_offset + n + 1)
+    return [m for m in out if m.kind == AGENT_INPUTS]
+
+
+def test_stage_two_waits_for_the_watermark_and_announces_one_after_the_batch() -> None:
+    d = Day()
+    stage1 = InteractionStep(0, DictTable())
+    stage2 = AgentStep(0, DictTable(), CapacityConfig())
+    events = [d.at(0).login("a1", "p1", media={"email": True}), d.at(10).dnd_on("a1")]
+    login, dnd = agent_inputs(stage1, events)
+    held = [stage2.step(n, m.value, now=0.0) for n, m in enumerate((login, dnd))]
+    assert all(r.messages == [] and r.finished == [] for r in held)  # no watermark yet
+    mark = stage1.end_batch()[0]  # stage 1 has finished 10 s: release up to 8 s
+    released = stage2.step(2, mark.value, now=0.0)
+    assert {m.value["Action"] for m in released.messages if m.kind == ACTIONS} >= {"Active", "Routable"}
+    assert released.finished == [0]  # the DND (offset 1) waits, and the watermark behind it
+    assert stage2.end_batch()[0].value == {"Kind": "watermark", "From": 0, "Time": d.ms(8)}
+    assert stage2.end_batch() == []  # announced once
+
+
+def test_an_applied_input_that_comes_again_is_finished_at_once_and_not_late() -> None:
+    d = Day()
+    stage1 = InteractionStep(0, DictTable())
+    table = DictTable()
+    first = AgentStep(0, table, CapacityConfig())
+    inputs = agent_inputs(stage1, [d.at(0).login("a1", "p1", media={"email": True}), d.at(60).dnd_on("a1")])
+    for n, m in enumerate(inputs):
+        first.step(n, m.value, now=0.0)
+    assert first.step(2, stage1.end_batch()[0].value, now=0.0).finished == [0]
+    # The partition moves with only offset 0 committed... and came back from 0: a new step, same table.
+    again = AgentStep(0, table, CapacityConfig())
+    replayed = [again.step(n, m.value, now=0.0) for n, m in enumerate(inputs)]
+    assert [r.finished for r in replayed] == [[0], []]  # the login was applied: done; the DND waits
+    assert all(r.messages == [] for r in replayed)
+    assert again.counts["redelivered"] == 1 and again.counts["late"] == 0
+
+
+def test_one_offset_delivered_twice_is_finished_twice() -> None:
+    """faust can deliver an offset again in one process: each copy is finished once, in order."""
+    d = Day()
+    stage1 = InteractionStep(0, DictTable())
+    step = AgentStep(0, DictTable(), CapacityConfig())
+    login, _ = agent_inputs(stage1, [d.at(0).login("a1", "p1", media={"email": True}), d.at(10).dnd_on("a1")])
+    mark = stage1.end_batch()[0]
+    assert step.step(7, login.value, now=0.0).finished == []
+    assert step.step(7, login.value, now=0.0).finished == []
+    assert step.step(8, mark.value, now=0.0).finished == [7, 7, 8]
+    assert step.counts["redelivered"] == 1  # the second copy is not applied again
+
+
+def test_finished_interactions_are_deleted_after_retention_once_committed() -> None:
+    d = Day()
+    table = DictTable()
+    step = InteractionStep(0, table, retention_ms=HOUR)
+    events = [d.at(0).submitted("i1", queue="q1"), d.at(10).stopped("i1")]
+    events.append(d.at(4000).submitted("i2", queue="q1"))
+    for n, e in enumerate(events[:2]):
+        step.step(n, e, committed=0)
+    step.step(2, events[2], committed=1)  # i1's stop (offset 1) is not committed yet
+    assert len(table.data) == 2
+    step.step(3, d.at(4001).stopped("i2"), committed=2)
+    assert len(table.data) == 1  # now it is: i1 is gone, i2 stays for its own retention
+    # A new step (after a move) rebuilds its index from the table.
+    assert [key for _, key in InteractionStep(0, table).finished] == [b"t1/i2"]
+
+
+def test_several_stats_partitions_get_one_bundle_per_object() -> None:
+    d = Day()
+    step = InteractionStep(0, DictTable(), stats_partitions=4)
+    out = step.step(0, d.at(0).submitted("i1", queue="q1"), committed=1)
+    bundles = [m for m in out if m.kind == STATS_INPUTS]
+    assert bundles and all(m.key == b"Queue/t1/q1" and m.partition is None for m in bundles)
+
+
+def test_adapter_keeps_every_copy_of_an_offset() -> None:
+    """Stage 2's adapter maps finished offsets back to faust events, also an offset that came twice
+    (it once kept one event per offset, and the second finish raised KeyError)."""
+    from pipeline.stream.agents import _Partition
+
+    part = _Partition(step=None)  # type: ignore[arg-type]
+    a, b = (SimpleNamespace(message=SimpleNamespace(offset=5)) for _ in range(2))
+    part.received(a)
+    part.received(b)
+    assert part.finished(5) is a and part.finished(5) is b and part.events == {}
+
+
+def test_a_partition_opened_afresh_restores_its_upstream_watermarks() -> None:
+    """After a restart or a move, the watermark messages below the committed offset never come again:
+    the step keeps the marks in its table and a new step starts from them."""
+    d = Day()
+    stage1 = InteractionStep(0, DictTable())
+    table = DictTable()
+    events = [d.at(0).login("a1", "p1", media={"email": True}), d.at(10).dnd_on("a1")]
+    login, _ = agent_inputs(stage1, events)
+    AgentStep(0, table, CapacityConfig()).step(0, stage1.end_batch()[0].value, now=0.0)  # 10 s, committed
+    again = AgentStep(0, table, CapacityConfig(), now=100.0)
+    out = again.step(1, login.value, now=100.0)
+    assert out.finished == [1] and any(m.kind == ACTIONS for m in out.messages)  # released up to 8 s
