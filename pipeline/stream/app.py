@@ -68,6 +68,12 @@ class Topics:
         return topic_name("stats-inputs", self.prefix)
 
     @property
+    def stat_partials(self) -> str:
+        """Internal: stage 3 → stage 4, partial accumulators of group and tenant statistics plus
+        stage 3's watermarks (used when stats-inputs has several partitions)."""
+        return topic_name("stat-partials", self.prefix)
+
+    @property
     def dead_letters(self) -> str:
         return topic_name("dead-letters", self.prefix)
 

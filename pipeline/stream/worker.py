@@ -77,7 +77,7 @@ def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config
     from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
 
     prefix = topic_prefix(args.prefix)
-    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
+    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs", "stat-partials")]
     kafka = as_client(bootstrap)
     return Settings(
         bootstrap=kafka.bootstrap,
