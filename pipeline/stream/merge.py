@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
 #: The merge state's large mappings, one table entry per key (the rest is one ``meta`` entry).
-SECTIONS = {"accumulators": "acc", "objects": "obj", "partials": "src", "held": "held"}
+SECTIONS = {"accumulators": "acc", "objects": "obj", "partials": "src"}
 
 
 def stats_partitions(settings: Settings, topics: Any) -> int:
@@ -64,10 +64,7 @@ def refusal(settings: Settings, topics: Any) -> str | None:
     try:
         MergeStats(settings.config, sources=sources)
     except ValueError as exc:
-        return (
-            f"{exc} — {topics.stats_inputs} has {sources} partitions; run the worker with one "
-            "stats-inputs partition for this configuration"
-        )
+        return f"{topics.stats_inputs} has {sources} partitions: {exc}"
     return None
 
 

@@ -10,8 +10,13 @@ and applied only up to the smallest watermark of all stage-2 partitions, in even
 the engine sees replay's sequence whatever the timing of the stages (on the event clock nothing
 is released by wall-clock idleness: the end of the input comes as stage 2's last watermark). One
 engine per partition of the topic. Group and tenant statistics fan out from agent and place
-actions, so they are complete only when it has **one partition** (the default); stages 1 and 2
-scale out on their own topics' partitions.
+actions of every partition: with one partition (the default) the engine computes them whole; with
+several, each partition's engine is a :class:`~pipeline.stats.partials.PartialStats` that publishes
+the records of its own objects (every action of an agent, place or queue is in one partition) and
+sends, after each batch's records, the partial accumulators of group and tenant statistics the
+batch changed to ``<prefix>.stat-partials`` (one message per destination partition, chosen by
+:func:`~pipeline.stats.partials.partition_of` of the statistic's key), then the watermark it
+released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
 faust requires for table writes) the engine's changed state and the set of applied input offsets
@@ -21,7 +26,9 @@ taken while some of them still wait in the window leaves the bundle unapplied, a
 its actions already applied are dropped as repeats by ``ActionID`` (the applied ids are part of the
 checkpoint). After a crash the engine is restored from the table and redelivered inputs it already
 holds are skipped, so statistics count every action exactly once; a notification may be sent again
-(its topic is compacted, so readers see the latest value).
+(its topic is compacted, so readers see the latest value), and so may a partial (stage 4 drops an
+update older than the one it holds). The machinery is shared with stage 4
+(:mod:`pipeline.stream.checkpoint`).
 
 Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
 event time, ticked every second for resets and Time notifications; actions held for
@@ -89,16 +96,18 @@ class _PartitionStats(Checkpoint):
     """The engine of one stats-inputs partition, its applied offsets and its unacknowledged inputs
     (checkpointed in the ``statistics`` table: :class:`~pipeline.stream.checkpoint.Checkpoint`).
 
-    With ``partial`` (stats-inputs has several partitions) the engine is a
+    With several ``partitions`` of stats-inputs the engine is a
     :class:`~pipeline.stats.partials.PartialStats` of source ``number``: it returns the records of
     its own objects, and group and tenant statistics as partial accumulators for stage 4.
     """
 
-    def __init__(self, number: int, config, sources: int = 1, partial: bool = False) -> None:
-        if partial:
+    def __init__(self, number: int, config, sources: int = 1, partitions: int = 1) -> None:
+        if partitions > 1:
             from pipeline.stats.partials import PartialStats
 
-            self.stats: OrderedStats = PartialStats(config, DEFAULT_WINDOW_MS, source=number)
+            self.stats: OrderedStats = PartialStats(
+                config, source=number, partitions=partitions, window_ms=DEFAULT_WINDOW_MS
+            )
         else:
             self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
         super().__init__(number, _Saved(self.stats), SECTIONS)
@@ -135,7 +144,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     partitions: dict[int, _PartitionStats] = {}
     late_out = late.sink(app, topics, settings)  # <prefix>.late (pipeline.stream.late)
     # --- partitioned statistics: partials to stage 4 (pipeline.stream.merge) ----------------------
-    partial = (settings.partitions_of(topics.stats_inputs) or 1) > 1
+    stats_partitions = settings.partitions_of(topics.stats_inputs) or 1
+    partial = stats_partitions > 1
     merge_partitions = settings.partitions_of(topics.stat_partials) or 1
 
     def send_partials(out: Batch, part: _PartitionStats) -> None:
@@ -171,7 +181,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
         if part is None:
-            part = partitions[number] = _PartitionStats(number, config, sources, partial)
+            part = partitions[number] = _PartitionStats(number, config, sources, stats_partitions)
             late_out.watch(part.stats)
             part.restore(saved_entries(table, number))
         return part
