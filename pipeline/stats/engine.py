@@ -375,7 +375,8 @@ class StatEngine:
 
     def _record(self, slot: _Slot, acc: Accumulator, at: int, reason: str,
                 interval: tuple[int | None, int | None] | None = None,
-                evaluated: tuple[float | None, dict | None] | None = None) -> dict[str, Any]:
+                evaluated: tuple[float | None, dict | None] | None = None,
+                emitted_at: int | None = None) -> dict[str, Any]:
         value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
         start, end = interval if interval is not None else slot.bounds(acc, at)
         # One dict display in the record's field order (``notification.record``): the cheapest way
@@ -384,10 +385,12 @@ class StatEngine:
             "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
             "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
             "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
-            "State": state, "Unit": slot.unit, "EmittedAt": self._meta["clock"], "Reason": reason,
+            "State": state, "Unit": slot.unit,
+            "EmittedAt": self._meta["clock"] if emitted_at is None else emitted_at, "Reason": reason,
         }
 
-    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]]) -> None:
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]],
+                emitted_at: int | None = None) -> None:
         """Changes mode: append a record to ``out`` when the value moved enough since the last one
         sent (``notification.changed_enough``, inlined: this runs for every change of every
         accumulator)."""
@@ -411,7 +414,8 @@ class StatEngine:
             "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
             "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
             "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
-            "State": state, "Unit": slot.unit, "EmittedAt": self._meta["clock"], "Reason": "Change",
+            "State": state, "Unit": slot.unit,
+            "EmittedAt": self._meta["clock"] if emitted_at is None else emitted_at, "Reason": "Change",
         })
 
     def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
@@ -434,7 +438,9 @@ class StatEngine:
         O(objects) whatever the gap: when several resets are due the intervals between them had no
         data, so only the interval that had data is closed (its Reset record) and the interval
         containing the clock starts; a timer or a check sends one record per object however many
-        multiples the clock crossed.
+        multiples the clock crossed, evaluated at the last multiple crossed (``notification``).
+        A statistic's timers and checks due before its reset are done before it, on the interval it
+        closes: a clock that jumps over both gives the records of a clock that stopped in between.
         """
         meta = self._meta
         clock = meta["clock"]
@@ -442,7 +448,9 @@ class StatEngine:
             if now_ms > clock:
                 meta["clock"] = int(now_ms)
             return []  # nothing is due: O(1)
+        before = clock
         now = self._tick_clock(now_ms)
+        floor = now if before is None else before  # no accumulator is accrued beyond it
         out: list[dict[str, Any]] = []
         for entry in list(self._meta["pending_logout"]):
             slot = self._by_name[entry[0]]
@@ -453,29 +461,41 @@ class StatEngine:
             stat = slot.stat
             due = self._meta["due"][stat.name]
             if due["reset"] is not None and due["reset"] <= now:
+                # what was due before the reset, on the interval it closes
+                self._ticks_and_checks(slot, due, due["reset"] - 1, floor, out)
                 last = profiles.last_reset(stat.profile, now)
                 out += self._reset(slot, due["reset"], max(last, due["reset"]), now)
                 due["reset"] = profiles.next_reset(stat.profile, max(last, due["reset"]))
-            if due["tick"] is not None and due["tick"] <= now:
-                for suffix in slot.order:
-                    out.append(self._record(slot, slot.accs[suffix], now, "Timer"))
-                due["tick"] = notification.next_tick(stat, now)
-            if due["check"] is not None and due["check"] <= now:
-                accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
-                first = plan.window_start(now) if plan.kind == "Sliding" else None
-                for suffix in slot.order:
-                    acc = accs[suffix]
-                    if idle_at_zero and acc.count == 0:
-                        continue  # nothing open: the value is 0, as when it was last looked at
-                    if first is not None and (acc.oldest is None or acc.oldest >= first):
-                        if slot.window_only:
-                            continue  # nothing left the window: the value cannot have moved
-                    elif acc_ops.prune(acc, plan, now) == 0 and slot.window_only:
-                        continue
-                    self._notify(slot, acc, now, out)
-                due["check"] = notification.next_check(stat, now)
+            self._ticks_and_checks(slot, due, now, floor, out)
         self._next_due = self._earliest_due()
         return out
+
+    def _ticks_and_checks(self, slot: _Slot, due: dict[str, int | None], now: int, floor: int,
+                          out: list[dict[str, Any]]) -> None:
+        """Time-mode timers and Changes-mode checks due at or before ``now``: one record per object,
+        evaluated at the last instant of the grid crossed (never before ``floor``, the clock before
+        this advance: no accumulator is accrued beyond it)."""
+        stat = slot.stat
+        if due["tick"] is not None and due["tick"] <= now:
+            at = max(floor, notification.last_tick(stat, now))
+            for suffix in slot.order:
+                out.append(self._record(slot, slot.accs[suffix], at, "Timer", emitted_at=at))
+            due["tick"] = notification.next_tick(stat, now)
+        if due["check"] is not None and due["check"] <= now:
+            at = max(floor, notification.last_check(stat, due["check"], now))
+            accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
+            first = plan.window_start(at) if plan.kind == "Sliding" else None
+            for suffix in slot.order:
+                acc = accs[suffix]
+                if idle_at_zero and acc.count == 0:
+                    continue  # nothing open: the value is 0, as when it was last looked at
+                if first is not None and (acc.oldest is None or acc.oldest >= first):
+                    if slot.window_only:
+                        continue  # nothing left the window: the value cannot have moved
+                elif acc_ops.prune(acc, plan, at) == 0 and slot.window_only:
+                    continue
+                self._notify(slot, acc, at, out, emitted_at=at)
+            due["check"] = notification.next_check(stat, now)
 
     def _earliest_due(self) -> float:
         """The earliest reset, timer or check of any statistic (``advance`` is O(1) before it)."""

@@ -5,6 +5,12 @@ sent; the first value always; values that move with the clock alone are looked a
 10 s boundaries, so they are re-sent at most every 10 s, and Sliding values also at each step),
 ``Time`` (a record at each epoch-aligned multiple of the frequency the clock crosses — one per
 crossing, however many multiples were skipped), ``Reset`` (only closed Growing values), ``None``.
+
+A check or a timer is evaluated **at its instant** on the grid (the last one the clock crossed), not
+at the clock that crossed it: the clock moves with every object's actions, and a value evaluated at
+"whatever action came next" would make one object's records depend on the others' — and so on how
+the actions are split over partitions. Evaluated at the grid instant, a statistic's records depend
+only on its own object's actions and the time grid (``docs/partitioning.md``).
 Every Growing statistic except mode None sends its closed value at each reset (Reason ``Reset``).
 
 The accumulator's ``sent`` / ``sent_value`` / ``sent_state`` hold the last value / state sent.
@@ -73,6 +79,27 @@ def next_tick(stat: Statistic, now: int) -> int | None:
         return None
     freq = max(1, int(stat.notification.frequency_s)) * 1000
     return (now // freq + 1) * freq
+
+
+def last_tick(stat: Statistic, now: int) -> int:
+    """Time mode: the last epoch-aligned multiple of the frequency at or before ``now``."""
+    freq = max(1, int(stat.notification.frequency_s)) * 1000
+    return (now // freq) * freq
+
+
+def last_check(stat: Statistic, due: int, now: int) -> int:
+    """Changes mode: the last check instant at or before ``now``, given the first one not yet done
+    (``due`` ≤ ``now``). Check instants lie on a fixed epoch-aligned grid, at most one step or
+    :data:`RESEND_MS` apart, so this is a jump and at most a few steps, however long the gap."""
+    span = profiles.step_ms(stat.profile) if moves_only_with_window(stat) else RESEND_MS
+    at = due
+    if now - at > span:
+        at = max(at, next_check(stat, now - span - 1))
+    while True:
+        following = next_check(stat, at)
+        if following is None or following > now:
+            return at
+        at = following
 
 
 def next_check(stat: Statistic, now: int) -> int | None:

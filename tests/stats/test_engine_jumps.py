@@ -48,8 +48,11 @@ def test_a_jump_closes_the_last_interval_with_data_once(gap):
     assert (daily["Value"], daily["IntervalStart"], daily["IntervalEnd"]) == (1.0, *day)
     half = next(r for r in resets if r["Statistic"] == "HalfHourly")
     assert (half["Value"], half["IntervalEnd"]) == (60.0, at(30 * 60))
-    assert len([r for r in out if r["Reason"] == "Timer"]) == 1  # one per object, not one per 10 s
-    assert len(out) <= 16
+    # one per object on each side of its reset (the last before it, the last of the jump), not one
+    # per 10 s
+    timers = [r for r in out if r["Reason"] == "Timer"]
+    assert [r["IntervalStart"] for r in timers] == [day[0], at(gap - 9 * 3600)]
+    assert len(out) <= 17
     # The current interval started: the day (or half hour) containing the new clock, empty.
     after = engine.finals(at(gap))
     finals = {(r["Statistic"], r["ObjectType"]): r for r in after if r["Reason"] == "Final"}
