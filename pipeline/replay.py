@@ -9,6 +9,7 @@ the same final statistic values (records.md, "Offline replay").
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.late_watch import watch_replay
 from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.topology import PartitionedStats
 
 Sink = Callable[[dict], None]
 
@@ -100,19 +102,34 @@ def replay(
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS,
     wall_ms: int | None = None,
     on_late: Sink | None = None,
+    stats_partitions: int = 1,
+    merge_partitions: int = 1,
+    interleave: random.Random | None = None,
 ) -> ReplaySummary:
     """Run events through the core (and the statistics when ``on_stat`` is given).
 
     An event more than ``future_tolerance_ms`` ahead of ``wall_ms`` (the command passes the time it
     started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` for either
     turns the rule off.
+
+    ``stats_partitions`` > 1 runs the statistics as the partitioned pipeline does (stage 3 on that
+    many partitions, stage 4 merging on ``merge_partitions``: ``pipeline.stats.topology``), with the
+    hops between partitions delivered in a random interleaving when ``interleave`` is given; the
+    statistic values are the same. Stage 3's late records are then not reported.
     """
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
-    stage3 = OrderedStats(config, driver.buffer.window_ms) if on_stat is not None else None
+    stage3: OrderedStats | PartitionedStats | None = None
+    if on_stat is not None and (stats_partitions > 1 or interleave is not None):
+        stage3 = PartitionedStats(
+            config, stats_partitions, merge_partitions, driver.buffer.window_ms, interleave
+        )
+    elif on_stat is not None:
+        stage3 = OrderedStats(config, driver.buffer.window_ms)
     clock = 0  # the event clock: largest EventTime seen
-    watch_replay(driver.buffer, stage3, on_late, lambda: clock)  # late records (<prefix>.late's)
+    watched = stage3 if isinstance(stage3, OrderedStats) else None
+    watch_replay(driver.buffer, watched, on_late, lambda: clock)  # late records (<prefix>.late's)
 
     def to_stats(records: Iterable[dict]) -> None:
         for rec in records:

@@ -162,9 +162,21 @@ class Bucket:
             self.min_current = n
 
     def add_sums(self, other: Bucket, sign: int = 1) -> None:
-        """Add (or subtract) the additive sums of ``other`` (running totals, merges)."""
-        for name in _ADDITIVE:
-            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        """Add (or subtract) the additive sums of ``other`` (running totals, merges; written out: a
+        merge in stage 4 adds every Sliding bucket of every partial)."""
+        if sign != 1:
+            for name in _ADDITIVE:
+                setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+            return
+        self.number_main += other.number_main
+        self.number_rel += other.number_rel
+        self.adjusted_main += other.adjusted_main
+        self.adjusted_rel += other.adjusted_rel
+        self.time_main += other.time_main
+        self.time_rel += other.time_rel
+        self.range_number += other.range_number
+        self.range_time += other.range_time
+        self.area += other.area
 
     def subtract(self, other: Bucket) -> None:
         """``add_sums(other, -1)`` written out: a Sliding step drops a bucket per accumulator."""
@@ -188,11 +200,18 @@ class Bucket:
         )
 
     def merge_extremes(self, other: Bucket) -> None:
-        for hi, lo in (("max_duration", "min_duration"), ("max_current", "min_current")):
-            a, b = getattr(self, hi), getattr(other, hi)
-            setattr(self, hi, b if a is None else a if b is None else max(a, b))
-            a, b = getattr(self, lo), getattr(other, lo)
-            setattr(self, lo, b if a is None else a if b is None else min(a, b))
+        a, b = self.max_duration, other.max_duration
+        if b is not None and (a is None or b > a):
+            self.max_duration = b
+        a, b = self.min_duration, other.min_duration
+        if b is not None and (a is None or b < a):
+            self.min_duration = b
+        a, b = self.max_current, other.max_current
+        if b is not None and (a is None or b > a):
+            self.max_current = b
+        a, b = self.min_current, other.min_current
+        if b is not None and (a is None or b < a):
+            self.min_current = b
 
     def to_json(self) -> dict[str, Any]:
         return {short: getattr(self, name) for name, short in _JSON_NAMES.items()}
@@ -776,11 +795,13 @@ def reset(acc: Accumulator, plan: Plan, at: int, now: int) -> None:
 # -------------------------------------------------------------------------------------------- merge
 
 
-def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
+def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = True) -> Accumulator:
     """The accumulator of the whole from two partials over disjoint members' actions.
 
     Both partials must be at the same clock (intervals aligned). Raises ``ValueError`` for the
-    categories :func:`mergeable` rejects.
+    categories :func:`mergeable` rejects. ``copy_parts=False`` (stage 4, merging per update): the
+    partials are already accrued to one instant and are not copied — the result then shares their
+    member statuses and, where only one side has one, a bucket.
     """
     if not mergeable(plan.stat):
         raise ValueError(
@@ -788,7 +809,8 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
             "(an extreme or a continuous run of a sum is not determined by those of its parts)"
         )
     # Bring both time lines to the same instant first, so their integrals cover the same span.
-    left, right = copy.deepcopy(left), copy.deepcopy(right)
+    if copy_parts:
+        left, right = copy.deepcopy(left), copy.deepcopy(right)
     until = max(left.accrued_to, right.accrued_to)
     accrue(left, plan, until, until)
     accrue(right, plan, until, until)

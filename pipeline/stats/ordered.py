@@ -31,8 +31,10 @@ class OrderedStats:
     action counts once; applied ids are remembered for :data:`DEDUP_RETENTION_MS` of event time.
     """
 
-    def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS) -> None:
-        self.engine = StatEngine(config)
+    def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS,
+                 engine: StatEngine | None = None) -> None:
+        # ``engine``: a StatEngine subclass (stage 3's partial mode, ``pipeline.stats.partials``).
+        self.engine = engine if engine is not None else StatEngine(config)
         self.buffer = ReorderBuffer(window_ms)
         self._arrivals = 0
         self.applied_ids: dict[str, int] = {}  # ActionID → EventTime, applied
