@@ -121,9 +121,10 @@ class PartialEngine(StatEngine):
 
     # ---- the hooks
 
-    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]]) -> None:
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]],
+                emitted_at: int | None = None) -> None:
         if not self.partial or acc.object_type not in PARTIAL_TYPES:
-            super()._notify(slot, acc, now, out)
+            super()._notify(slot, acc, now, out, emitted_at)
         elif not self._advancing:  # the clock alone (a check's prune) changes nothing stage 4 misses
             self._dirty[(slot.name, acc.suffix)] = slot
 

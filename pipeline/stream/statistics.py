@@ -15,7 +15,7 @@ several, each partition's engine is a :class:`~pipeline.stats.partials.PartialSt
 the records of its own objects (every action of an agent, place or queue is in one partition) and
 sends, after each batch's records, the partial accumulators of group and tenant statistics the
 batch changed to ``<prefix>.stat-partials`` (one message per destination partition, chosen by
-:func:`~pipeline.stats.partials.partition_of` of the statistic's key), then the watermark it
+:func:`~pipeline.stats.topology.partition_of` of the statistic's key), then the watermark it
 released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
@@ -154,7 +154,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         it — produced after the partials by the same idempotent producer, so never ahead of them."""
         if not partial:
             return
-        from pipeline.stats.partials import partition_of
+        from pipeline.stats.topology import partition_of
 
         grouped: dict[int, list[dict]] = {}
         for update in part.stats.take_partials():  # type: ignore[attr-defined]
