@@ -91,8 +91,12 @@ class Checkpoint:
 
     def applied_tags(self, tags: list[Input]) -> None:
         """Count applied items against their inputs; an input whose items are all applied is
-        marked applied and waits for the next checkpoint to be acknowledged."""
+        marked applied and waits for the next checkpoint to be acknowledged. A None tag is an item
+        restored from a checkpoint (held there): its input is acknowledged already, or is
+        redelivered and dropped as a repeat."""
         for tag in tags:
+            if tag is None:
+                continue
             tag.left -= 1
             if tag.left == 0:
                 self.mark(tag.offset)

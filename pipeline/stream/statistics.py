@@ -67,6 +67,22 @@ WALL_FLUSH_S = 2.0
 SECTIONS = {"accumulators": "acc", "objects": "obj", "ids": "ids"}
 
 _Input = Input  # the name the stage used before the checkpoint became generic
+#: A batch's partials for one stat-partials partition go in messages of at most about this size
+#: (a Kafka message is at most 1 MB by default; a busy batch changes thousands of accumulators).
+PARTIALS_BYTES = 256 * 1024
+
+
+def chunks(items: list[bytes], limit: int) -> list[list[bytes]]:
+    """``items`` in order, cut into runs of at most ``limit`` bytes (an item larger is alone)."""
+    out: list[list[bytes]] = [[]]
+    size = 0
+    for item in items:
+        if out[-1] and size + len(item) + 1 > limit:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += len(item) + 1
+    return out if out[0] else []
 
 
 class _Saved:
@@ -156,12 +172,15 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             return
         from pipeline.stats.topology import partition_of
 
-        grouped: dict[int, list[dict]] = {}
+        grouped: dict[int, list[bytes]] = {}
         for update in part.stats.take_partials():  # type: ignore[attr-defined]
-            grouped.setdefault(partition_of(update["Key"], merge_partitions), []).append(update)
+            number = partition_of(update["Key"], merge_partitions)
+            grouped.setdefault(number, []).append(delivery.dumps(update))
+        head = b'{"Kind":"partials","From":%d,"Updates":[' % part.number
         for number, updates in grouped.items():
-            value = delivery.dumps({"Kind": "partials", "From": part.number, "Updates": updates})
-            out.produce(topics.stat_partials, b"partials", value, partition=number)
+            for chunk in chunks(updates, PARTIALS_BYTES):
+                value = head + b",".join(chunk) + b"]}"
+                out.produce(topics.stat_partials, b"partials", value, partition=number)
         counts["partials"] += sum(len(u) for u in grouped.values())
         mark = part.released
         if mark is not None and (part.mark_sent is None or mark > part.mark_sent):

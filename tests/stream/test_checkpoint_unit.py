@@ -61,3 +61,11 @@ def test_a_checkpoint_cut_short_restores_the_previous_complete_space() -> None:
 def test_no_checkpoint_yet_leaves_the_state_as_it_is() -> None:
     part = Checkpoint(0, Toy(), {"items": "it"})
     assert part.restore({}) is None and part.low == -1 and part.current is None
+
+
+def test_items_restored_without_their_input_are_not_counted() -> None:
+    """stage 4 keeps held updates in its checkpoint: after a restore they come out with no tag."""
+    part = Checkpoint(0, Toy(), {"items": "it"})
+    tag = Input(5, event(5), left=1)
+    part.applied_tags([None, tag, None])
+    assert part.unacked == [tag.event] and part.applied(5) and not part.applied(4)

@@ -52,3 +52,17 @@ def test_partial_and_merge_partitions_restore_from_their_checkpoints(tmp_path: P
             part, _MergePartition
         ) else copy.stats.engine.export_state() == part.stats.engine.export_state()
         assert copy.applied(0)
+
+
+def test_a_batch_s_partials_are_cut_into_messages_that_fit_kafka() -> None:
+    """A busy batch changes thousands of accumulators: one message for them all exceeded the broker's
+    1 MB limit (MSG_SIZE_TOO_LARGE crashed stage 3), so they go in runs of at most PARTIALS_BYTES."""
+    from pipeline.stream.statistics import PARTIALS_BYTES, chunks
+
+    items = [json.dumps({"Key": f"k{n}", "Acc": "x" * 900}).encode() for n in range(2000)]
+    runs = chunks(items, PARTIALS_BYTES)
+    assert len(runs) > 1 and [i for run in runs for i in run] == items
+    assert all(sum(len(i) + 1 for i in run) <= PARTIALS_BYTES for run in runs)
+    body = json.loads(b'{"Updates":[' + b",".join(runs[0]) + b"]}")
+    assert body["Updates"][0]["Key"] == "k0"
+    assert chunks([], PARTIALS_BYTES) == []
