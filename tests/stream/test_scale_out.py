@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.simulate import Simulator, live_config_text
-from tests.stream.harness import Pipeline, canonical, end_offsets, run_replay, statistics_differences
+from tests.stream.harness import (
+    Pipeline,
+    canonical,
+    end_offsets,
+    read_topics,
+    run_replay,
+    statistics_differences,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +95,10 @@ def scale_out(bootstrap: str, workdir: Path, seed: int = 5) -> tuple[Figures, di
         assert w1.poll() is None and w2.poll() is None, pipe.logs()
         pipe.kill(w1)
         got, got_stats = pipe.collect(w2, total, idle_s=8, timeout_s=300, want_stats=want_stats)
+        # collect() stops at as many records as replay has actions, and repeats count there too:
+        # once the statistics have settled, read the whole topic again so an action that came after
+        # that count is not reported lost.
+        got = read_topics(bootstrap, [pipe.topic("actions")], idle_s=5, timeout_s=120)
     finally:
         pipe.stop_all()
     by_id: dict[str, str] = {}
@@ -112,9 +123,8 @@ def scale_out(bootstrap: str, workdir: Path, seed: int = 5) -> tuple[Figures, di
 
 def check(figures: Figures, wrong: dict, logs: str) -> None:
     print(figures.line())
-    assert figures.lost == 0, f"{figures.line()}\n{logs}"
-    assert figures.foreign == 0, f"{figures.line()}\n{logs}"
-    assert not wrong, json.dumps(dict(list(wrong.items())[:10]), indent=1) + f"\n{figures.line()}\n{logs}"
+    shown = json.dumps(dict(sorted(wrong.items())[:40]), indent=1)
+    assert figures.lost == 0 and figures.foreign == 0 and not wrong, f"{figures.line()}\n{shown}\n{logs}"
 
 
 def test_three_workers_on_four_partitions_give_replay_s_results(kafka_bootstrap: str, tmp_path: Path) -> None:
