@@ -25,6 +25,12 @@ STAGES: dict[str, Counter[str]] = {
     "stage1": Counter(), "stage2": Counter(), "stage3": Counter(), "stage4": Counter(),
 }
 
+#: The offset guard (:mod:`pipeline.stream.guard`) counts in ``STAGES`` too: ``guard:ahead`` (inputs
+#: ahead of the expected offset, not processed), ``guard:repeat`` (below it: redeliveries),
+#: ``guard:seeks``, ``guard:not-ours``, ``guard:silent`` (reports). Partitions silent now while they
+#: have lag: (stage, topic, partition) → messages to read when reported.
+SILENT_PARTITIONS: dict[tuple[str, str, int], int] = {}
+
 #: Stage instruments live in their own registry; the web side adds its collectors to a copy.
 REGISTRY = CollectorRegistry(auto_describe=True)
 PROCESSING = Histogram(

@@ -4,8 +4,9 @@ Stage 2 applies agent events and the interaction actions that reach it in ``Even
 holding its input for a bounded window of event time (default 2 s): input out of order by less than
 the window is applied as if it had come in order, and with the watermarks below the number of
 stage 1 partitions does not change the result (tested with 3 partitions on a backlog). It promises
-no more: input later than the window can change the result (below), and several workers are not yet
-safe, since a rebalance can strand held input (README, "Known problem — several workers").
+no more: input later than the window can change the result (below). With several workers a
+rebalance drops held input, which is delivered again from the committed offset (README, "Several
+workers").
 
 At equal time: agent events first (input order), then interaction bundles, per interaction in input
 order, interactions by InteractionID. An item older than what was already released is applied on

@@ -35,7 +35,8 @@ from pipeline.core.agents import AgentResult, apply_input, evaluate_pending, eva
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.records.keys import action_key, agent_key
 from pipeline.stream import delivery, late
-from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, WriteBehind, by_partition, use_partition
+from pipeline.stream.batches import WriteBehind, by_partition, use_partition
+from pipeline.stream.guard import StageGuard
 from pipeline.stream.interactions import stats_bundles
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 WALL_FLUSH_S = 2.0
 MULTI_SOURCE_IDLE_S = 30.0
+#: The ``agents`` table entry (per partition) of the upstream watermarks received (no agent key
+#: starts with a NUL).
+MARKS_KEY = b"\x00watermarks"
 
 
 class _Partition:
@@ -116,11 +120,16 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         msg = event.message
         number = msg.partition
         part = partitions.get(number)
+        now = time.monotonic()
         if part is None:
             part = partitions[number] = _Partition(DEFAULT_WINDOW_MS, sources)
+            # The upstream marks this partition had received, saved with its states: a partition
+            # opened afresh may never see those watermark messages again (they can lie below the
+            # committed offset), and without them it would never announce the end to stage 3.
+            for source, mark in (table.get(number, MARKS_KEY) or {}).items():
+                part.marks.update(int(source), mark, now)
         part.acks.received(event)
         wrapped = delivery.loads(msg.value)
-        now = time.monotonic()
         if wrapped["Kind"] == "tick":
             # Quiet for a while: release what the watermarks allow, everything once every
             # upstream partition is idle too.
@@ -135,6 +144,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 mark = high if mark is None else max(mark, high)
         elif wrapped["Kind"] == "watermark":
             part.marks.update(wrapped["From"], wrapped["Time"], now)
+            table.put(number, MARKS_KEY, part.marks.marks())
             released, held, mark = [], [event], None
         else:
             item = wrapped["Item"]
@@ -164,9 +174,23 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             part.oldest_wait = time.monotonic() if len(part.buffer) else None
         return held, mark
 
+    wake: set[int] = set()  # partitions opened afresh that have not handled an input since
+
+    def reopen(numbers: list[int]) -> None:
+        """Every assignment opens each partition afresh (pipeline.stream.guard): reorder windows,
+        waiting acks and cached states go; the inputs they held come again from the committed
+        offset, and states are read again from the table. Each assigned partition gets a tick, so
+        that one with nothing left to read still restores its upstream marks and announces them."""
+        partitions.clear()
+        table.forget_all()
+        wake.clear()
+        wake.update(numbers)
+
+    guard = StageGuard(app, "stage2", topics.agent_inputs, on_open=reopen)
+
     @app.agent(inputs, name="stage2-agents")
     async def agents(stream):
-        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+        async for events in guard.batches(stream):
             out = producer.batch()
             finished: list = []
             marks: dict[int, int] = {}  # partition → the watermark to announce after the batch
@@ -185,7 +209,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             table.write(by_partition(events))
             for done_event in finished:
                 part = partitions.get(done_event.message.partition)
-                if part is None:  # no longer ours: its inputs come again to whoever has it
+                if part is None or not guard.current(done_event):  # opened afresh: it comes again
                     continue
                 for done in part.acks.finished(done_event):
                     await stream.ack(done)
@@ -194,6 +218,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     async def flush_idle_windows() -> None:
         now = time.monotonic()
         out = producer.batch()
+        for number in [n for n in wake if n not in partitions]:
+            out.produce(topics.agent_inputs, b"tick", delivery.dumps({"Kind": "tick"}), partition=number)
+        wake.clear()
         for number, part in list(partitions.items()):
             idle = now - part.last_input >= WALL_FLUSH_S
             waiting = part.oldest_wait is not None or (part.behind() and part.marks.idle(now))
@@ -201,15 +228,3 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 part.tick_sent = True
                 out.produce(topics.agent_inputs, b"tick", delivery.dumps({"Kind": "tick"}), partition=number)
         await out.delivered()
-
-    @app.on_partitions_assigned.connect
-    async def forget_moved(sender, assigned, **kwargs) -> None:
-        """Drop the state of partitions this worker no longer has.
-
-        Not on revocation: faust revokes every partition at each rebalance and keeps reading the
-        ones it gets back from where it was, so their waiting inputs would never come again.
-        """
-        mine = {tp.partition for tp in assigned if tp.topic == topics.agent_inputs}
-        for number in [n for n in partitions if n not in mine]:
-            partitions.pop(number, None)
-        table.keep_only(mine)

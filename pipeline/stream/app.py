@@ -125,7 +125,8 @@ def create_app(
         # cluster's topics are managed elsewhere (--no-create-topics).
         "topic_replication_factor": settings.replication_factor,
         "topic_allow_declare": settings.create_topics,
-        "table_standby_replicas": 0,
+        # Standbys of each table partition on other workers (--standbys; pipeline.stream.settings).
+        "table_standby_replicas": settings.standbys,
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "at_least_once",
         "web_enabled": False,

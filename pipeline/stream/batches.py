@@ -10,9 +10,10 @@ table (and decoded) once, changed in memory by every input of the batch, and wri
 once per batch, after the batch's outputs are acknowledged and before its inputs are — as Kafka
 Streams' record cache coalesces writes between commits. faust flushes the changelogs before it
 commits the input offsets, so the crash proof of :mod:`pipeline.stream.delivery` holds per batch:
-outputs acknowledged → state written → inputs acknowledged. A partition the worker stops holding is
-forgotten (:meth:`WriteBehind.keep_only`) and read again from the table if it comes back, since
-another worker may have written it meanwhile.
+outputs acknowledged → state written → inputs acknowledged. At every assignment the cache is
+dropped (:meth:`WriteBehind.forget_all`, from :mod:`pipeline.stream.guard`'s reopening) and read
+again from the table, since another worker may have written it meanwhile; a batch in flight then
+writes nothing of it and acknowledges none of its inputs, which come again.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.serialization import Serialization, SingleObject, framing_of
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stream import delivery
-from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, WriteBehind, by_partition, use_partition
+from pipeline.stream.batches import WriteBehind, by_partition, use_partition
 from pipeline.stream.dead_letters import send_dead_letter
 from pipeline.stream.expiry import FinishedIndex, partition_entries
+from pipeline.stream.guard import StageGuard
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
@@ -177,19 +178,28 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 announce(out, partition, high, force=True)
         await out.delivered()
 
+    def reopen(numbers: list[int]) -> None:
+        """Every assignment opens each partition afresh (pipeline.stream.guard): its cached states
+        and finished index go (read again from the table), inputs come again from the committed
+        offset."""
+        finished.forget_all()  # rebuilt from the table when next used
+        table.forget_all()
+        resumed_at.clear()
+
+    guard = StageGuard(app, "stage1", topics.events, on_open=reopen)
+
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:
+        """Progress of partitions moved away is no longer this worker's to announce (what it
+        announced of the others stays true)."""
         mine = {tp.partition for tp in assigned if tp.topic == topics.events}
-        finished.forget_all()  # rebuilt from the table when next used
-        table.keep_only(mine)
-        resumed_at.clear()
         for number in [n for n in latest if n not in mine]:
             latest.pop(number, None)
             announced.pop(number, None)
 
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):
-        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+        async for events in guard.batches(stream):
             started = time.perf_counter()
             heads = by_partition(events)
             for number, event in heads.items():
@@ -200,6 +210,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             out = producer.batch()
             progress: dict[int, tuple[int, int]] = {}  # partition → (largest event time, messages)
             for event in events:
+                if not guard.current(event):  # its partition was opened afresh meanwhile
+                    continue
                 msg = event.message
                 resumed_at.setdefault(msg.partition, msg.offset)
                 counts["events"] += 1
@@ -221,7 +233,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             await out.delivered()
             table.write(heads)
             for event in events:
-                await stream.ack(event)
+                if guard.current(event):  # else its state was dropped unwritten: it comes again
+                    await stream.ack(event)
             # Per input message, as the metric says: each message of the batch observes its share.
             each = (time.perf_counter() - started) / len(events)
             histogram = telemetry.PROCESSING.labels("stage1")

@@ -37,6 +37,7 @@ from pipeline.records.keys import stat_record_key
 from pipeline.stream import delivery
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
 from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
+from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
@@ -146,7 +147,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     @app.agent(inputs, name="stage4-merge")
     async def merge(stream):
-        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+        # Partitions opened afresh at every assignment, input offsets guarded (pipeline.stream.guard).
+        async for events in guarded(app, stream, "stage4", partitions, MAX_BATCH, BATCH_WITHIN_S):
             out = producer.batch()
             now = time.monotonic()
             for event in events:

@@ -61,6 +61,14 @@ class Settings:
 
     # --- end of topics ----------------------------------------------------------------------------
 
+    # --- several workers -------------------------------------------------------------------------
+    #: Standby replicas of each table partition (``--standbys``, faust's ``table_standby_replicas``):
+    #: other workers of the same app id keep a copy warm from the changelog, so a partition that
+    #: moves resumes without restoring its whole changelog. 0 by default: a single worker has no
+    #: other worker to keep one on, and each standby replays changelogs continuously.
+    standbys: int = 0
+    # --- end of several workers ------------------------------------------------------------------
+
     def __post_init__(self) -> None:
         if self.kafka is None:
             object.__setattr__(self, "kafka", KafkaClient(self.bootstrap))

@@ -55,6 +55,7 @@ from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery, late
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
 from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
+from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
@@ -250,7 +251,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     @app.agent(inputs, name="stage3-statistics")
     async def statistics(stream):
-        async for events in stream.noack_take(MAX_BATCH, BATCH_WITHIN_S):
+        async for events in guarded(app, stream, "stage3", partitions, MAX_BATCH, BATCH_WITHIN_S):
             out = producer.batch()
             now = time.monotonic()
             for event in events:

@@ -55,6 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "they exist and stop with their names when some do not",
     )
     # --- end of topics ----------------------------------------------------------------------------
+    # --- several workers -------------------------------------------------------------------------
+    parser.add_argument(
+        "--standbys",
+        type=_standbys,
+        default=0,
+        metavar="N",
+        help="standby replicas of each state table partition, kept warm on N other workers of the same "
+        "--app-id so that a partition moved by a rebalance resumes without restoring its whole "
+        "changelog (default 0: a single worker, as on the local one-broker setup, has no other worker "
+        "to keep one on, and every standby replays changelogs continuously, costing CPU and broker "
+        "reads; with several workers, 1)",
+    )
+    # --- end of several workers ------------------------------------------------------------------
     parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
     parser.add_argument(
         "--web-port",
@@ -70,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "probes and a Prometheus scraper reach /health and /metrics)",
     )
     framing.add_arguments(parser)  # --serialization, --schema-registry-url
+
+
+def _standbys(text: str) -> int:
+    """``--standbys``: a count of replicas, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config: Config) -> Settings:
@@ -93,6 +114,7 @@ def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config
         replication_factor=getattr(args, "resolved_replication", 1),
         create_topics=not getattr(args, "no_create_topics", False),
         serialization=framing.from_arguments(args, patient=True),
+        standbys=getattr(args, "standbys", 0),
     )
 
 

@@ -117,6 +117,8 @@ class PipelineCollector:
                 lag.add_metric([topic, str(partition)], value)
         yield lag
 
+        yield from offset_guard(self.sources)
+
         if self.store is not None:
             received = family("mediastat_wallboard_records", "Statistic records read by the web side", [])
             received.add_metric([], self.store.received)
@@ -124,6 +126,44 @@ class PipelineCollector:
             clients = GaugeMetricFamily("mediastat_wallboard_clients", "Open server-push connections")
             clients.add_metric([], self.store.subscribers)
             yield clients
+
+
+def offset_guard(sources: Mapping[str, Counter]) -> Iterator[Metric]:
+    """The offset guard's figures (pipeline.stream.guard): inputs that came ahead of the offset a
+    stage expected (not processed; the stage sought back), below it (redeliveries), the seeks, and
+    the partitions silent while they have lag."""
+    ahead = CounterMetricFamily(
+        "mediastat_offset_ahead",
+        "Inputs ahead of the offset the stage expected (a gap after a rebalance): not processed, "
+        "the stage sought back",
+        labels=["stage"],
+    )
+    repeats = CounterMetricFamily(
+        "mediastat_offset_repeats",
+        "Inputs below the offset the stage expected (redelivered)",
+        labels=["stage"],
+    )
+    seeks = CounterMetricFamily(
+        "mediastat_offset_seeks", "Seeks back to the expected offset", labels=["stage"]
+    )
+    reports = CounterMetricFamily(
+        "mediastat_silent_partition_reports",
+        "Times an assigned partition with lag delivered nothing for the silence limit",
+        labels=["stage"],
+    )
+    for stage, counts in sources.items():
+        ahead.add_metric([stage], counts.get("guard:ahead", 0))
+        repeats.add_metric([stage], counts.get("guard:repeat", 0))
+        seeks.add_metric([stage], counts.get("guard:seeks", 0))
+        reports.add_metric([stage], counts.get("guard:silent", 0))
+    silent = GaugeMetricFamily(
+        "mediastat_silent_partition_lag",
+        "Messages to read on an assigned partition silent while it has lag (when reported)",
+        labels=["stage", "topic", "partition"],
+    )
+    for (stage, topic, partition), lag in sorted(telemetry.SILENT_PARTITIONS.items()):
+        silent.add_metric([stage, topic, str(partition)], lag)
+    yield from (ahead, repeats, seeks, reports, silent)
 
 
 class _Histograms:

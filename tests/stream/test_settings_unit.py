@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from pipeline.stats.config import load_config, parse_config
 from pipeline.stream.app import create_app
 from pipeline.stream.settings import Settings
@@ -84,3 +86,22 @@ def test_faust_topics_replicate_as_told_and_nothing_is_declared_without_create_t
     assert app.conf.topic_replication_factor == 3 and app.conf.topic_allow_declare is False
     default, _ = create_app(Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path))
     assert default.conf.topic_allow_declare is True and default.conf.id == "mediastat"
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_standbys_reach_faust(tmp_path: Path, n: int) -> None:
+    """``--standbys N`` → Settings → faust's table_standby_replicas."""
+    from pipeline.cli import build_parser
+
+    args = build_parser().parse_args(["worker", "--standbys", str(n)])
+    assert args.standbys == n
+    settings = Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path, standbys=n)
+    app, _ = create_app(settings)
+    assert app.conf.table_standby_replicas == n
+
+
+def test_negative_standbys_are_refused() -> None:
+    from pipeline.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["worker", "--standbys", "-1"])
