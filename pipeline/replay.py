@@ -29,6 +29,7 @@ from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.late_watch import watch_replay
 from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.partials import check_mergeable
 from pipeline.stats.topology import PartitionedStats
 
 Sink = Callable[[dict], None]
@@ -229,7 +230,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write late records here (JSON Lines, as <prefix>.late: inputs later than the reorder "
         "window; with --stats-out, actions whose interval had closed)",
     )
+    parser.add_argument(
+        "--stats-partitions", type=_positive, default=1, metavar="N",
+        help="compute the statistics as the pipeline does over N stats partitions (stage 3 partials, "
+        "stage 4 merge; docs/partitioning.md): the same values, a check of the configuration (default 1)",
+    )
+    parser.add_argument(
+        "--merge-partitions", type=_positive, default=1, metavar="M",
+        help="with --stats-partitions, the partitions of the merge stage (default 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found {text!r}")
+    return value
 
 
 #: Output buffer: a replay writes hundreds of thousands of short lines.
@@ -257,6 +277,13 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"mediastat replay: {exc}", file=sys.stderr)
         return 2
+    stats_partitions = getattr(args, "stats_partitions", 1)
+    if stats_partitions > 1:
+        try:
+            check_mergeable(config)
+        except ValueError as exc:
+            print(f"mediastat replay: {exc}", file=sys.stderr)
+            return 2
     if not args.events.is_file():
         print(f"mediastat replay: cannot read {args.events}: no such file", file=sys.stderr)
         return 2
@@ -305,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
             future_tolerance_ms=args.future_tolerance,
             wall_ms=int(time.time() * 1000),
             on_late=_writer(late_fh),
+            stats_partitions=stats_partitions,
+            merge_partitions=getattr(args, "merge_partitions", 1),
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)

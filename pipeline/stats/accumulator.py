@@ -214,10 +214,19 @@ class Bucket:
             self.min_current = b
 
     def to_json(self) -> dict[str, Any]:
-        return {short: getattr(self, name) for name, short in _JSON_NAMES.items()}
+        # Written out (the names of ``_JSON_NAMES``): stage 3 serialises a partial per action.
+        return {
+            "s": self.start, "nM": self.number_main, "nR": self.number_rel, "aM": self.adjusted_main,
+            "aR": self.adjusted_rel, "tM": self.time_main, "tR": self.time_rel, "mx": self.max_duration,
+            "mn": self.min_duration, "rn": self.range_number, "rt": self.range_time,
+            "cx": self.max_current, "cn": self.min_current, "ar": self.area,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Bucket:
+        if len(data) == len(_JSON_NAMES):  # every field: the form ``to_json`` writes (stage 4's hot path)
+            return cls(data["s"], data["nM"], data["nR"], data["aM"], data["aR"], data["tM"], data["tR"],
+                       data["mx"], data["mn"], data["rn"], data["rt"], data["cx"], data["cn"], data["ar"])
         return cls(**{name: data[short] for name, short in _JSON_NAMES.items() if short in data})
 
 
@@ -314,7 +323,9 @@ class Accumulator:
 
     # ------------------------------------------------------------------------------------ JSON
 
-    def to_json(self, plan: Plan) -> dict[str, Any]:
+    def to_json(self, plan: Plan, instances: bool = True) -> dict[str, Any]:
+        """JSON data; ``instances=False`` leaves the ongoing instances out (their count stays): a
+        partial update for a value that reads only the count and the sums."""
         kind = plan.kind
         if kind == "Sliding":
             window: dict[str, Any] = {"bs": {str(s): b.to_json() for s, b in self.buckets.items()}}
@@ -327,7 +338,8 @@ class Accumulator:
             window.update({"li": self.login, "lo": self.logout, "closed": self.closed})
         return {
             "o": [self.object_type, self.tenant, self.object_id], "seen": self.seen,
-            "open": {k: list(v) for k, v in self.open.items()}, "n": self.count, "tl": self.accrued_to,
+            "open": {k: list(v) for k, v in self.open.items()} if instances else {}, "n": self.count,
+            "tl": self.accrued_to,
             "continuous": [self.continuous_since, self.continuous_lost, self.continuous_prev],
             "w": window, "mem": {k: m.to_json() for k, m in self.members.items()},
             "ns": [self.sent, self.sent_value, self.sent_state], "late": self.late,
@@ -795,13 +807,11 @@ def reset(acc: Accumulator, plan: Plan, at: int, now: int) -> None:
 # -------------------------------------------------------------------------------------------- merge
 
 
-def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = True) -> Accumulator:
+def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
     """The accumulator of the whole from two partials over disjoint members' actions.
 
     Both partials must be at the same clock (intervals aligned). Raises ``ValueError`` for the
-    categories :func:`mergeable` rejects. ``copy_parts=False`` (stage 4, merging per update): the
-    partials are already accrued to one instant and are not copied — the result then shares their
-    member statuses and, where only one side has one, a bucket.
+    categories :func:`mergeable` rejects.
     """
     if not mergeable(plan.stat):
         raise ValueError(
@@ -809,8 +819,7 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = 
             "(an extreme or a continuous run of a sum is not determined by those of its parts)"
         )
     # Bring both time lines to the same instant first, so their integrals cover the same span.
-    if copy_parts:
-        left, right = copy.deepcopy(left), copy.deepcopy(right)
+    left, right = copy.deepcopy(left), copy.deepcopy(right)
     until = max(left.accrued_to, right.accrued_to)
     accrue(left, plan, until, until)
     accrue(right, plan, until, until)
@@ -829,7 +838,7 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator, copy_parts: bool = 
                     into = out.buckets[start] = Bucket(start)
                 into.add_sums(b)
                 into.merge_extremes(b)
-                out.total.add_sums(b)
+            out.total.add_sums(part.total)  # the running totals are the sums of the buckets held
         out.oldest = min(out.buckets, default=None)
     else:
         out.bucket = _merge_bucket(left.bucket, right.bucket)
@@ -855,4 +864,61 @@ def _merge_bucket(a: Bucket | None, b: Bucket | None) -> Bucket | None:
     out.add_sums(b)
     out.merge_extremes(a)
     out.merge_extremes(b)
+    return out
+
+
+def merge_all(plan: Plan, parts: list[Accumulator]) -> Accumulator:
+    """:func:`merge` of several partials in one pass (stage 4, per update): each partial's buckets
+    are added once, where folding :func:`merge` would copy the growing result at every step.
+
+    The partials must be at one instant already (their intervals aligned, accrued to the same time);
+    they are not changed, and the result shares their member statuses. Raises ``ValueError`` for the
+    categories :func:`mergeable` rejects.
+    """
+    if not mergeable(plan.stat):
+        return merge(plan, parts[0], parts[-1])  # raises, with the reason
+    first = parts[0]
+    out = accumulator_class(plan)(first.object_type, first.tenant, first.object_id,
+                                  min(p.seen for p in parts))
+    opens: dict[str, Instance] = {}
+    members: dict[str, MemberStatus] = {}
+    for p in parts:
+        if p.open:
+            opens.update(p.open)
+        if p.members:
+            members.update(p.members)
+    out.open = opens or NO_ENTRIES
+    out.members = members or NO_ENTRIES
+    out.count = sum(p.count for p in parts)
+    out.accrued_to = max(p.accrued_to for p in parts)
+    out.late = sum(p.late for p in parts)
+    if plan.kind == "Sliding":
+        buckets: dict[int, Bucket] = {}
+        total = Bucket(0)
+        for p in parts:
+            for start, b in p.buckets.items():
+                into = buckets.get(start)
+                if into is None:
+                    into = buckets[start] = Bucket(start)
+                into.add_sums(b)
+                into.merge_extremes(b)
+            total.add_sums(p.total)  # the running totals are the sums of the buckets held
+        out.buckets, out.total, out.oldest = buckets, total, min(buckets, default=None)
+    else:
+        held = [p.bucket for p in parts if p.bucket is not None]
+        if held:
+            bucket = Bucket(min(b.start for b in held))
+            for b in held:
+                bucket.add_sums(b)
+                bucket.merge_extremes(b)
+            out.bucket = bucket
+    if plan.kind == "Selection":
+        keep = plan.selection_keep
+        out.selected_main = sorted((c for p in parts for c in p.selected_main), key=lambda c: c.end)[-keep:]
+        out.selected_rel = sorted((c for p in parts for c in p.selected_rel), key=lambda c: c.end)[-keep:]
+    elif plan.kind == "SinceLogin":
+        logins = [p.login for p in parts if p.login is not None]
+        out.login = min(logins) if logins else None
+        out.logout = next((p.logout for p in parts if p.logout is not None), None)
+        out.closed = first.closed
     return out

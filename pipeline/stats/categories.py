@@ -258,6 +258,12 @@ def _sums_only(plan: Plan) -> Callable[[Bucket], float] | None:
     return table.get(plan.stat.stat_type.category)
 
 
+def reads_instances(plan: Plan) -> bool:
+    """Whether the value reads the ongoing instances themselves (``acc.open``), not only their
+    count and the window's sums: stage 4 merges the partials of the others without them."""
+    return not (_sums_only(plan) is not None or plan.stat.stat_type.category == "CurrentNumber")
+
+
 #: Growing counters read straight from the interval's bucket (the same values as ``_sums_only``).
 _GROWING_COUNTERS: dict[str, Evaluator] = {
     "TotalNumber": lambda acc, now: float(acc.bucket.number_main),

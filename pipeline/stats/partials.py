@@ -9,22 +9,23 @@ members it holds), sends no record for it, and hands its changes to :meth:`Parti
 as updates keyed by ``stat_key``::
 
     {"Key": "Statistic/ObjectType/TenantID/ObjectID", "From": source, "Seq": n,
-     "AsOf": event time, "Rank": [0, tenant, member id], "Acc": accumulator JSON}
+     "AsOf": event time, "Rank": [0, tenant, member id, n-th action of it at AsOf],
+     "Empty": false, "Acc": accumulator JSON}
 
 Stage 4 runs one :class:`MergeStats` per partition of ``<prefix>.stat-partials`` (keyed by ``Key``, so
 one tenant's statistics spread over the partitions: no hot key). It holds the updates until every
 source's watermark passed them, then applies them in (AsOf, Rank, From, Seq) order: the order in
 which one engine would have applied the actions behind them (``pipeline.core.ordering.action_rank``:
 at one instant, members in id order). For each it replaces that source's partial, merges the
-partials (``accumulator.merge``; each first brought to the same instant) into the accumulator of the
+partials (``accumulator.merge_all``; each first brought to the same instant) into the accumulator of the
 whole, and notifies as the engine does. The merged accumulators live in a :class:`StatEngine`, so
 resets, checks, timers, finals and state export are the engine's own.
 
-An update is made per (statistic, object, action instant and member) — not coalesced over a batch —
-because notification is not linear: with an insensitivity, which of two close values is sent depends
-on every intermediate value, so the merge must see the same sequence of values as one engine would.
-Several actions of one member at one instant are one update (the partial is serialised when the next
-instant or member changes it, or before the clock resets or prunes it).
+An update is made per (statistic, object) and action — not coalesced over a batch — because
+notification is not linear: with an insensitivity, which of two close values is sent depends on every
+intermediate value (an agent logging out of four media channels at once moves its tenant's ratio four
+times), so the merge must see the same sequence of values as one engine would. The partial is
+serialised when the next action or a clock reset or prune would change it, or on ``take_partials``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, action_rank
-from pipeline.records.keys import object_key, stat_key
+from pipeline.records.keys import object_key
 from pipeline.records.times import parse_time
 from pipeline.stats import accumulator as acc_ops
-from pipeline.stats import profiles
+from pipeline.stats import categories, profiles
 from pipeline.stats.accumulator import Accumulator, Plan
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine, _Slot
@@ -51,7 +52,7 @@ from pipeline.stats.ordered import OrderedStats
 PARTIAL_TYPES = frozenset({"GroupAgents", "GroupPlaces", "Tenant"})
 
 #: The rank of a change that no action made (a membership change), before the actions of its instant.
-_NO_MEMBER: tuple[int, str, str] = (-1, "", "")
+_NO_MEMBER: tuple[int, str, str, int] = (-1, "", "", 0)
 
 
 def unmergeable(config: Config) -> list[str]:
@@ -118,6 +119,9 @@ class PartialEngine(StatEngine):
         self._pending: list[dict[str, Any]] = []  # updates serialised, not taken yet
         self._seq = 0  # updates made by this source (survives a restore: redeliveries are recognised)
         self._advancing = False
+        # Statistics whose merged value reads only the count of ongoing instances and the sums: their
+        # updates leave the instances out (a tenant's partial holds one per member's open action).
+        self._lean = frozenset(s.name for s in self._slots if not categories.reads_instances(s.plan))
 
     # ---- the hooks
 
@@ -133,11 +137,14 @@ class PartialEngine(StatEngine):
         if not self._dirty:
             return
         as_of, rank = self._key
+        lean = self._lean
         for (name, suffix), slot in self._dirty.items():
             self._seq += 1
+            acc = slot.accs[suffix]
             self._pending.append({
                 "Key": f"{name}/{suffix}", "From": self.source, "Seq": self._seq, "AsOf": as_of,
-                "Rank": list(rank), "Acc": slot.accs[suffix].to_json(slot.plan),
+                "Rank": list(rank), "Empty": holds_nothing(acc),
+                "Acc": acc.to_json(slot.plan, instances=name not in lean),
             })
         self._dirty = {}
 
@@ -151,7 +158,11 @@ class PartialEngine(StatEngine):
             t = action["EventTime"]
             if type(t) is not int:
                 t = parse_time(t)
-            self._change_key((t, action_rank(action, 0)[:3]))
+            member = action_rank(action, 0)[:3]
+            key = self._key
+            # the n-th action of this member at this instant: one engine applies them in this order too
+            n = key[1][3] + 1 if key is not None and key[0] == t and key[1][:3] == member else 0
+            self._change_key((t, (*member, n)))
         return super().on_action(action, now_ms)
 
     def set_groups(self, groups, at_ms: int) -> list[dict[str, Any]]:
@@ -273,11 +284,12 @@ class MergeEngine(StatEngine):
         # the same partials decoded, each brought to the clock of the last update of its key
         self._decoded: dict[str, dict[int, Accumulator]] = {}
 
-    def _bring(self, acc: Accumulator, plan: Plan, now: int) -> Accumulator:
-        """A partial as it is at ``now``: its interval reset (Growing), its window pruned (Sliding),
-        its time line accrued — what its own engine would have done had its clock been here."""
+    @staticmethod
+    def _bring(acc: Accumulator, plan: Plan, now: int, last: int | None) -> Accumulator:
+        """A partial as it is at ``now``: its interval reset (Growing: ``last`` is the interval's
+        start), its window pruned (Sliding), its time line accrued — what its own engine would have
+        done had its clock been here."""
         if plan.kind == "Growing":
-            last = profiles.last_reset(plan.stat.profile, now)
             if acc.bucket is not None and acc.bucket.start < last:
                 acc_ops.reset(acc, plan, last, now)
         elif plan.kind == "Sliding":
@@ -304,17 +316,16 @@ class MergeEngine(StatEngine):
         suffix, otype, tenant, oid = self._names(otype, tenant, oid)
         decoded = self._decoded.setdefault(key, {})
         decoded[source] = Accumulator.from_json(plan, acc_json)
+        last = profiles.last_reset(plan.stat.profile, now) if plan.kind == "Growing" else None
         for s in parts:
             if s not in decoded:  # after a restore
                 decoded[s] = Accumulator.from_json(plan, parts[s]["Acc"])
-            self._bring(decoded[s], plan, now)
+            self._bring(decoded[s], plan, now, last)
         if len(decoded) == 1:
             merged = Accumulator.from_json(plan, acc_json)  # its own copy: the clock changes it
-            self._bring(merged, plan, now)
+            self._bring(merged, plan, now, last)
         else:
-            merged = None
-            for s in sorted(decoded):
-                merged = decoded[s] if merged is None else acc_ops.merge(plan, merged, decoded[s], False)
+            merged = acc_ops.merge_all(plan, [decoded[s] for s in sorted(decoded)])
         merged.object_type, merged.tenant, merged.object_id = otype, tenant, oid
         before = slot.accs.get(suffix)
         if before is None:
@@ -324,7 +335,7 @@ class MergeEngine(StatEngine):
             merged.sent, merged.sent_value = before.sent, before.sent_value
             merged.sent_state = before.sent_state
             slot.accs[suffix] = merged
-            if first and holds_nothing(decoded[source]):
+            if first and update.get("Empty", False):
                 return out  # a source's first partial, empty: one engine would not have notified
         self._notify(slot, merged, now, out)
         return out
@@ -384,17 +395,18 @@ class MergeStats:
             return self._release(low)
         return [], []
 
-    def watermark(self, source: int, t: int) -> tuple[list[Any], list[dict]]:
+    def watermark(self, source: int, t: int, tag: Any = None) -> tuple[list[Any], list[dict]]:
         """Source ``source`` has sent every update as of ``t`` or before: apply what every source has
-        passed, then move the clock to the lowest watermark (resets, checks of the merged objects)."""
+        passed, then move the clock to the lowest watermark (resets, checks of the merged objects).
+        The watermark's own ``tag`` comes back at once, after those of the updates applied."""
         if t > self._marks.get(source, t - 1):
             self._marks[source] = t
         low = self.low
         if low is None:
-            return [], []
+            return [tag], []
         tags, records = self._release(low)
         records += self.engine.advance(low)
-        return tags, records
+        return [*tags, tag], records
 
     def _release(self, limit: int | None) -> tuple[list[Any], list[dict]]:
         tags: list[Any] = []
@@ -439,7 +451,3 @@ class MergeStats:
         self._marks = {int(s): t for s, t in mine.get("marks", {}).items()}
         self._latest = {(k, s): n for k, s, n in mine.get("latest", [])}
 
-
-def partial_key(stat_name: str, object_type: str, tenant: str, object_id: str) -> str:
-    """The Kafka key of an update on ``<prefix>.stat-partials`` (``stat_key``: one accumulator)."""
-    return stat_key(stat_name, object_type, tenant, object_id)
