@@ -128,12 +128,42 @@ class _PartitionStats(Checkpoint):
         else:
             self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
         super().__init__(number, _Saved(self.stats), SECTIONS)
+        self.partitions = partitions
         # Stage 2's watermarks, one per stage-2 partition; no idleness: a silent source holds back.
         self.marks = Watermarks(sources, window_ms=0, idle_s=float("inf"))
         self.last_input = time.monotonic()
         self.last_event_time: int | None = None  # of the newest action pushed
         self.released: int | None = None  # every action at or before it is applied (partial mode)
         self.mark_sent: int | None = None  # the last watermark sent to stage 4
+
+    def release_to(self, watermark: int) -> tuple[list, list[dict]]:
+        """Apply the held actions up to ``watermark`` (stage 2's lowest).
+
+        With several partitions the engine's clock follows the watermarks, and one watermark can
+        jump over many instants of the checks' grid (stage 2 announces one per batch: minutes of a
+        backlog). The engine evaluates a check once for all the instants a clock jump crosses, at
+        the last, so a value that changed at an earlier one would come out with a later interval
+        than in replay, whose one engine crosses them one at a time with other objects' actions. So
+        the clock is moved through every due instant up to the watermark, one at a time: the
+        partition's records then depend on its own actions and the grid, not on batch sizes.
+        """
+        if self.partitions <= 1:
+            return self.stats.release_to(watermark)
+        engine = self.stats.engine
+        tags: list = []
+        records: list[dict] = []
+        while True:
+            due = engine._next_due  # the earliest reset, timer or check (the engine's own schedule)
+            clock = engine.clock
+            if clock is None or due == float("-inf") or due > watermark or due <= clock:
+                break
+            step_tags, step_records = self.stats.release_to(int(due))
+            tags += step_tags
+            records += step_records
+            if engine._next_due <= due:  # no progress: never loop
+                break
+        step_tags, step_records = self.stats.release_to(watermark)
+        return tags + step_tags, records + step_records
 
     def marker(self, space: str, extra: dict | None = None) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
@@ -225,7 +255,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             mark = delivery.loads(value)
             part.marks.update(mark["From"], mark["Time"], 0.0)
             lowest = part.marks.lowest()
-            tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
+            tags, records = ([], []) if lowest is None else part.release_to(lowest)
             if lowest is not None:
                 part.released = lowest if part.released is None else max(part.released, lowest)
             applied(out, part, [*tags, Input(msg.offset, event)], records)

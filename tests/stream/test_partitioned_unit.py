@@ -66,3 +66,4 @@ def test_a_batch_s_partials_are_cut_into_messages_that_fit_kafka() -> None:
     body = json.loads(b'{"Updates":[' + b",".join(runs[0]) + b"]}")
     assert body["Updates"][0]["Key"] == "k0"
     assert chunks([], PARTIALS_BYTES) == []
+
