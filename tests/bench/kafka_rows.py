@@ -185,11 +185,17 @@ def _log_tail(workdir: Path) -> str:
 # --- the worker on a day: throughput and peak RSS ------------------------------------------------
 
 
-def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s: float = 8.0) -> dict:
-    """Start a worker (event clock), wait until it answers a probe, feed the day at full speed.
+def worker_on_day(
+    events_path: Path, config_path: Path, *, cap_s: float, idle_s: float = 8.0, workers: int = 1,
+    partitions: int = 1,
+) -> dict:
+    """Start ``workers`` workers (event clock, one consumer group) on topics of ``partitions``
+    partitions, wait until the pipeline answers a probe, feed the day at full speed.
 
-    Ends when every action the core makes from the day is on the actions topic and no output came
-    for ``idle_s`` (stage 3's last statistics follow the final watermark), or at ``cap_s``.
+    With several workers, a second probe is answered after they have all started and the group
+    has had time to settle, so the timed part does not include the first rebalance. Ends when
+    every action the core makes from the day is on the actions topic and no output came for
+    ``idle_s`` (stage 3's last statistics follow the final watermark), or at ``cap_s``.
     """
     bootstrap = resolve_bootstrap(None)
     prefix = "bench" + uuid.uuid4().hex[:10]
@@ -197,40 +203,56 @@ def worker_on_day(events_path: Path, config_path: Path, *, cap_s: float, idle_s:
     events = load_events(events_path)
     expected = len(CoreDriver(config.capacity).push_all(events))
     encoded = encode_events(events)
-    ensure_pipeline_topics(bootstrap, prefix, config.stat_types)
+    ensure_pipeline_topics(bootstrap, prefix, config.stat_types, partitions=partitions)
     actions_topic = topic_name("actions", prefix)
     reader = OutputReader(
         bootstrap, [actions_topic] + [stat_topic(s, prefix) for s in config.stat_types], keep=False
     )
     reader.start()
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
-        workdir = Path(tmp)
-        proc = start_worker(bootstrap, prefix, workdir, "event", config_path)
-        rss = PeakRss(proc)
-        alive = lambda: proc.poll() is None  # noqa: E731
+        procs: list[subprocess.Popen] = []
+        peaks: list[PeakRss] = []
         try:
+            for n in range(workers):
+                workdir = Path(tmp) / f"w{n}"
+                workdir.mkdir()
+                procs.append(start_worker(bootstrap, prefix, workdir, "event", config_path))
+                peaks.append(PeakRss(procs[-1]))
+            alive = lambda: all(p.poll() is None for p in procs)  # noqa: E731
             prod = producer(bootstrap)
-            produce_all(prod, topic_name("events", prefix), encode_events([probe_event(events[0])]))
-            wait_until(
-                lambda: reader.counts[actions_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe"
-            )
-            time.sleep(1.0)  # the probe's own few actions
+            probes = [probe_event(events[0])]
+            if workers > 1:
+                probes.append({**probes[0], "AgentID": f"{probes[0]['AgentID']}-again"})
+            for n, probe in enumerate(probes):
+                if n:
+                    time.sleep(10.0)  # the group settles (faust rebalances as workers join)
+                before = reader.counts[actions_topic]
+                produce_all(prod, topic_name("events", prefix), encode_events([probe]))
+                wait_until(
+                    lambda before=before: reader.counts[actions_topic] > before,
+                    READY_TIMEOUT_S,
+                    alive,
+                    "answer to the probe",
+                )
+            time.sleep(1.0)  # the probes' own few actions
             base_actions, base_records = reader.counts[actions_topic], reader.total
             started = time.time()
             produce_all(prod, topic_name("events", prefix), encoded)
             deadline = time.monotonic() + cap_s
             while time.monotonic() < deadline and alive():
-                rss.sample()
+                for rss in peaks:
+                    rss.sample()
                 if reader.counts[actions_topic] - base_actions >= expected and reader.idle_s() >= idle_s:
                     break
                 time.sleep(0.5)
             if not alive():
-                raise RuntimeError(f"the worker exited: {_log_tail(workdir)}")
+                dead = next(n for n, p in enumerate(procs) if p.poll() is not None)
+                raise RuntimeError(f"worker {dead} exited: {_log_tail(Path(tmp) / f'w{dead}')}")
             seen = reader.counts[actions_topic] - base_actions
             outputs = reader.total - base_records
-            ended = reader.max_ts / 1000  # the probe's outputs all came before the day was fed
+            ended = reader.max_ts / 1000  # the probes' outputs all came before the day was fed
         finally:
-            peak = stop(proc, rss)
+            peak = max((stop(p, rss) for p, rss in zip(procs, peaks, strict=True)), default=0)
             reader.stop()
     return {
         "events": len(events),
@@ -260,6 +282,37 @@ def row_worker(events_path: Path, config_path: Path, described: str, cap_s: floa
             "note": note,
         },
         {"key": "worker.rss", "what": "peak RSS of that worker", "value": got["peak_rss"] / MB, "unit": "MB"},
+    ]
+
+
+def row_scale_out(
+    events_path: Path, config_path: Path, described: str, cap_s: float, partitions: int = 4
+) -> list[dict]:
+    """One worker, then two, on topics of ``partitions`` partitions, the same day: events/s each,
+    and the second over the first. On a 2-core machine that also runs the broker, two workers share
+    the same two cores: the ratio says what a second process adds there, not what a second
+    machine would."""
+    rates: list[float] = []
+    notes: list[str] = []
+    for workers in (1, 2):
+        got = worker_on_day(events_path, config_path, cap_s=cap_s, workers=workers, partitions=partitions)
+        done = got["actions"] / max(got["expected_actions"], 1)
+        rates.append(got["events"] * min(done, 1.0) / got["seconds"])
+        notes.append(
+            f"{got['actions']:,} actions" if got["complete"]
+            else f"stopped at {cap_s:.0f} s: {got['actions']:,} of {got['expected_actions']:,} actions"
+        )
+    return [
+        {
+            "key": f"scale-out.w{n}",
+            "what": f"{n} worker{'s' if n > 1 else ''} on {partitions} partitions, event clock ({described})",
+            "value": rate,
+            "unit": "events/s",
+            "note": note,
+        }
+        for n, (rate, note) in enumerate(zip(rates, notes, strict=True), start=1)
+    ] + [
+        {"key": "scale-out.ratio", "what": "2 workers / 1 worker", "value": rates[1] / rates[0], "unit": "×"}
     ]
 
 

@@ -194,6 +194,12 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("worker", True, 600, lambda s, c: _kafka().row_worker(*_worker_day(s, c, s.worker), s.worker_cap_s)),
     Row(
+        "scale-out",
+        True,
+        1200,
+        lambda s, c: _kafka().row_scale_out(*_worker_day(s, c, s.worker), s.worker_cap_s),
+    ),
+    Row(
         "latency",
         True,
         400,
