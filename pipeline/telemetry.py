@@ -21,7 +21,9 @@ log = logging.getLogger("mediastat.clock")
 #: The worker's counters, per stage: events in, actions out, dead letters by reason (``dead-letter:<kind>``),
 #: duplicates, anomalies by kind (``anomaly:<kind>``), late input, redeliveries, statistic records.
 #: Plain counters (cheap on the hot path), read by ``/metrics`` at scrape time.
-STAGES: dict[str, Counter[str]] = {"stage1": Counter(), "stage2": Counter(), "stage3": Counter()}
+STAGES: dict[str, Counter[str]] = {
+    "stage1": Counter(), "stage2": Counter(), "stage3": Counter(), "stage4": Counter(),
+}
 
 #: The offset guard (:mod:`pipeline.stream.guard`) counts in ``STAGES`` too: ``guard:ahead`` (inputs
 #: ahead of the expected offset, not processed), ``guard:repeat`` (below it: redeliveries),

@@ -43,11 +43,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--spec-check`` keeps only ``spec`` tests; otherwise they are left out."""
+    """``--spec-check`` keeps only ``spec`` tests; otherwise they are left out. ``soak`` tests are
+    left out unless ``-m`` names them (deselected and counted, never skipped)."""
     want_spec = config.getoption("--spec-check")
+    # ``soak`` tests (a broker test looped several times) run only when ``-m`` names them.
+    want_soak = "soak" in (config.getoption("-m") or "")
     keep, drop = [], []
     for item in items:
-        (keep if (item.get_closest_marker("spec") is not None) == want_spec else drop).append(item)
+        spec_ok = (item.get_closest_marker("spec") is not None) == want_spec
+        soak_ok = want_soak or item.get_closest_marker("soak") is None
+        (keep if spec_ok and soak_ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -31,8 +31,10 @@ DEFAULT_PREFIX = "mediastat"
 PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
 CORE_TOPICS = ("events", "actions", "dead-letters", "late")
 #: Topics between stages (not part of the product's interface, but created with the rest so that
-#: their partition count matches the events topic's).
-INTERNAL_TOPICS = ("agent-inputs", "stats-inputs")
+#: their partition count matches the events topic's): stage 1 → 2, stages 1 and 2 → 3, and stage 3's
+#: partial accumulators of group and tenant statistics → stage 4 (the merge; not compacted: every
+#: update is read once, in order, by the merge partition it is sent to).
+INTERNAL_TOPICS = ("agent-inputs", "stats-inputs", "stat-partials")
 
 # --- topic plan: replication, retention, compaction (issue 12) -----------------------------------
 #: ``replication_factor=-1`` in CreateTopics (KIP-464, brokers ≥ 2.4): the broker's own
@@ -48,8 +50,13 @@ DEFAULT_SEGMENT_MS = 3_600_000
 #: stale; statistic values are superseded constantly, so readers catch up faster with less).
 DEFAULT_DIRTY_RATIO = 0.1
 #: faust's RocksDB tables, one changelog each (``<app id>-<table>-changelog``), and the input topic
-#: whose partition count the table takes.
-TABLES = (("interactions", "events"), ("agents", "agent-inputs"), ("statistics", "stats-inputs"))
+#: whose partition count the table takes (``merge``: stage 4's, used when stats-inputs has several).
+TABLES = (
+    ("interactions", "events"),
+    ("agents", "agent-inputs"),
+    ("statistics", "stats-inputs"),
+    ("merge", "stat-partials"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ def pipeline_plan(
         "min.cleanable.dirty.ratio": str(dirty_ratio),
     }
     plan = [
-        TopicSpec(topic_name(kind, prefix), _partitions(kind, partitions), replication, dict(deleting))
+        TopicSpec(topic_name(kind, prefix), partitions, replication, dict(deleting))
         for kind in (*CORE_TOPICS, *INTERNAL_TOPICS)
     ]
     plan += [
@@ -98,18 +105,11 @@ def pipeline_plan(
     ]
     if app_id:
         plan += [
-            TopicSpec(f"{app_id}-{table}-changelog", _partitions(source, partitions), replication,
-                      {"cleanup.policy": "compact"})
-            for table, source in TABLES
+            TopicSpec(f"{app_id}-{table}-changelog", partitions, replication, {"cleanup.policy": "compact"})
+            for table, _source in TABLES
         ]
         plan.append(TopicSpec(f"{app_id}-__assignor-__leader", 1, replication, {}))
     return plan
-
-
-def _partitions(kind: str, partitions: int) -> int:
-    """Stage 3 reads ``stats-inputs`` as one partition (group and tenant statistics gather actions
-    of many agents), so it and its table's changelog have one whatever ``--partitions`` says."""
-    return 1 if kind == "stats-inputs" else partitions
 
 
 def create_plan(

@@ -20,7 +20,8 @@ Choices, and why:
 Stages plug in through :data:`STAGE_MODULES`: each names a module exposing
 ``register(app: faust.App, topics: Topics, settings: Settings) -> None`` that declares its agents
 and tables from the settings it is given (:mod:`pipeline.stream.settings`). Stage 1
-(interaction tracker), stage 2 (agent/place media state) and stage 3 (statistics) are added there.
+(interaction tracker), stage 2 (agent/place media state) and stage 3 (statistics) are added there;
+stage 4 (the merge of partial statistics) when the stats-inputs topic has several partitions.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ STAGE_MODULES: tuple[str, ...] = (
     "pipeline.stream.agents",
     "pipeline.stream.statistics",
 )
+#: Stage 4, the merge of partial statistics (pipeline.stream.merge): registered when stats-inputs
+#: has several partitions.
+MERGE_MODULE = "pipeline.stream.merge"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,12 @@ class Topics:
     def stats_inputs(self) -> str:
         """Internal: stages 1 and 2 → stage 3, the actions again plus stage 2's watermarks."""
         return topic_name("stats-inputs", self.prefix)
+
+    @property
+    def stat_partials(self) -> str:
+        """Internal: stage 3 → stage 4, partial accumulators of group and tenant statistics plus
+        stage 3's watermarks (used when stats-inputs has several partitions)."""
+        return topic_name("stat-partials", self.prefix)
 
     @property
     def dead_letters(self) -> str:
@@ -135,6 +145,12 @@ def create_app(
     from pipeline.stream.outage import prepare
 
     prepare(app, settings)
-    for module_name in STAGE_MODULES if stages is None else stages:
+    modules = STAGE_MODULES if stages is None else stages
+    # --- partitioned statistics: stage 4 merges stage 3's partials when stats-inputs has several
+    # partitions (with one, stage 3 computes every statistic whole) -------------------------------
+    if stages is None and (settings.partitions_of(topics.stats_inputs) or 1) > 1:
+        modules = (*modules, MERGE_MODULE)
+    # --- end of partitioned statistics ------------------------------------------------------------
+    for module_name in modules:
         importlib.import_module(module_name).register(app, topics, settings)
     return app, topics

@@ -10,8 +10,13 @@ and applied only up to the smallest watermark of all stage-2 partitions, in even
 the engine sees replay's sequence whatever the timing of the stages (on the event clock nothing
 is released by wall-clock idleness: the end of the input comes as stage 2's last watermark). One
 engine per partition of the topic. Group and tenant statistics fan out from agent and place
-actions, so they are complete only when it has **one partition** (the default); stages 1 and 2
-scale out on their own topics' partitions.
+actions of every partition: with one partition (the default) the engine computes them whole; with
+several, each partition's engine is a :class:`~pipeline.stats.partials.PartialStats` that publishes
+the records of its own objects (every action of an agent, place or queue is in one partition) and
+sends, after each batch's records, the partial accumulators of group and tenant statistics the
+batch changed to ``<prefix>.stat-partials`` (one message per destination partition, chosen by
+:func:`~pipeline.stats.topology.partition_of` of the statistic's key), then the watermark it
+released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
 Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
 faust requires for table writes) the engine's changed state and the set of applied input offsets
@@ -21,7 +26,9 @@ taken while some of them still wait in the window leaves the bundle unapplied, a
 its actions already applied are dropped as repeats by ``ActionID`` (the applied ids are part of the
 checkpoint). After a crash the engine is restored from the table and redelivered inputs it already
 holds are skipped, so statistics count every action exactly once; a notification may be sent again
-(its topic is compacted, so readers see the latest value).
+(its topic is compacted, so readers see the latest value), and so may a partial (stage 4 drops an
+update older than the one it holds). The machinery is shared with stage 4
+(:mod:`pipeline.stream.checkpoint`).
 
 Clock: ``settings.clock`` is ``wall`` (``--clock wall``, the default; live: wall time, never behind
 event time, ticked every second for resets and Time notifications; actions held for
@@ -33,10 +40,8 @@ once (log and ``/metrics``, :mod:`pipeline.telemetry`).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import zlib
 from typing import Any
 
 import faust
@@ -49,6 +54,7 @@ from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stream import delivery, late
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
+from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
 from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
@@ -56,160 +62,118 @@ from pipeline.stream.settings import Settings
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
-#: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
-BUCKET_BYTES = 128 * 1024
-#: An entry longer than this (a minute of applied ActionIDs at a high rate, a large meta) is cut into
-#: parts, and buckets are split further until each is at most :data:`MAX_BUCKET_BYTES`: a changelog
-#: record must stay under the broker's message limit (1 MB by default) whatever the load.
-PART_BYTES = 128 * 1024
-MAX_BUCKET_BYTES = 640 * 1024
 WALL_FLUSH_S = 2.0
+#: The engine's export, cut into table entries per accumulator, per object and per second of
+#: applied ActionIDs (:class:`~pipeline.stream.checkpoint.Checkpoint`).
+SECTIONS = {"accumulators": "acc", "objects": "obj", "ids": "ids"}
+
+_Input = Input  # the name the stage used before the checkpoint became generic
+#: A batch's partials for one stat-partials partition go in messages of at most about this size
+#: (a Kafka message is at most 1 MB by default; a busy batch changes thousands of accumulators).
+PARTIALS_BYTES = 256 * 1024
 
 
-SPACES = ("A", "B")
+def chunks(items: list[bytes], limit: int) -> list[list[bytes]]:
+    """``items`` in order, cut into runs of at most ``limit`` bytes (an item larger is alone)."""
+    out: list[list[bytes]] = [[]]
+    size = 0
+    for item in items:
+        if out[-1] and size + len(item) + 1 > limit:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += len(item) + 1
+    return out if out[0] else []
 
 
-class _Input:
-    """One stats-inputs message in flight: applied once ``left`` of its actions are applied."""
+class _Saved:
+    """What a stage-3 checkpoint holds: the engine's state and the applied ActionIDs (by second of
+    event time: old seconds do not change, and a busy second stays small — a minute at 500 events/s
+    would be megabytes, rewritten at every checkpoint)."""
 
-    __slots__ = ("offset", "event", "left")
+    def __init__(self, stats: OrderedStats) -> None:
+        self.stats = stats
 
-    def __init__(self, offset: int, event: Any, left: int = 1) -> None:
-        self.offset, self.event, self.left = offset, event, left
+    def export_state(self) -> dict[str, Any]:
+        state = self.stats.engine.export_state()
+        chunks: dict[str, dict[str, int]] = {}
+        for action_id, t in self.stats.applied_ids.items():
+            chunks.setdefault(str(t // 1000), {})[action_id] = t
+        state["ids"] = chunks
+        return state
+
+    def import_state(self, data: dict[str, Any]) -> None:
+        data = dict(data)
+        for chunk in data.pop("ids", {}).values():
+            self.stats.applied_ids.update(chunk)
+        self.stats.engine.import_state(data)
 
 
-class _PartitionStats:
-    """The engine of one actions partition, its applied offsets and its unacknowledged inputs.
+class _PartitionStats(Checkpoint):
+    """The engine of one stats-inputs partition, its applied offsets and its unacknowledged inputs
+    (checkpointed in the ``statistics`` table: :class:`~pipeline.stream.checkpoint.Checkpoint`).
 
-    Checkpoints alternate between two key spaces, A and B, and a marker key names the last complete
-    one with the input offsets it includes. A checkpoint writes the buckets of entries that differ
-    from what that space last held, waits until the changelog has them, and only then moves the marker: a
-    crash mid-checkpoint leaves the marker on the previous complete space, whose inputs are then
-    redelivered. (Many table keys cannot be written atomically; one marker key can.)
+    With several ``partitions`` of stats-inputs the engine is a
+    :class:`~pipeline.stats.partials.PartialStats` of source ``number``: it returns the records of
+    its own objects, and group and tenant statistics as partial accumulators for stage 4.
     """
 
-    def __init__(self, number: int, config, sources: int = 1) -> None:
-        self.number = number
-        self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
+    def __init__(self, number: int, config, sources: int = 1, partitions: int = 1) -> None:
+        if partitions > 1:
+            from pipeline.stats.partials import PartialStats
+
+            self.stats: OrderedStats = PartialStats(
+                config, source=number, partitions=partitions, window_ms=DEFAULT_WINDOW_MS
+            )
+        else:
+            self.stats = OrderedStats(config, DEFAULT_WINDOW_MS)
+        super().__init__(number, _Saved(self.stats), SECTIONS)
+        self.partitions = partitions
         # Stage 2's watermarks, one per stage-2 partition; no idleness: a silent source holds back.
         self.marks = Watermarks(sources, window_ms=0, idle_s=float("inf"))
-        self.low = -1  # every offset ≤ low is applied
-        self.extra: set[int] = set()  # applied offsets above low
-        self.unacked: list[Any] = []  # faust events applied since the last checkpoint
-        self.acks = delivery.InOrderAcks()
-        self.current: str | None = None  # the space the marker names
-        self.written: dict[str, dict[str, str]] = {space: {} for space in SPACES}  # space → key → JSON
-        self.last_checkpoint = time.monotonic()
         self.last_input = time.monotonic()
         self.last_event_time: int | None = None  # of the newest action pushed
+        self.released: int | None = None  # every action at or before it is applied (partial mode)
+        self.mark_sent: int | None = None  # the last watermark sent to stage 4
 
-    @property
-    def marker_key(self) -> str:
-        return f"{self.number}|current"
+    def release_to(self, watermark: int) -> tuple[list, list[dict]]:
+        """Apply the held actions up to ``watermark`` (stage 2's lowest).
 
-    def applied(self, offset: int) -> bool:
-        return offset <= self.low or offset in self.extra
-
-    def mark(self, offset: int) -> None:
-        self.extra.add(offset)
-        while self.low + 1 in self.extra:
-            self.low += 1
-            self.extra.discard(self.low)
-
-    def applied_tags(self, tags: list[_Input]) -> None:
-        """Count applied actions against their inputs; an input whose actions are all applied is
-        marked applied and waits for the next checkpoint to be acknowledged."""
-        for tag in tags:
-            tag.left -= 1
-            if tag.left == 0:
-                self.mark(tag.offset)
-                self.unacked.append(tag.event)
-
-    def next_space(self) -> str:
-        return "B" if self.current == "A" else "A"
-
-    def entries(self, space: str) -> dict[str, str]:
-        """The engine state as table entries of ``space`` (key → JSON), grouped into buckets.
-
-        faust writes a table's changelog one record at a time (a few thousand a second at best), so
-        a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
-        accumulator; a bucket is written again only when one of its entries changed.
+        With several partitions the engine's clock follows the watermarks, and one watermark can
+        jump over many instants of the checks' grid (stage 2 announces one per batch: minutes of a
+        backlog). The engine evaluates a check once for all the instants a clock jump crosses, at
+        the last, so a value that changed at an earlier one would come out with a later interval
+        than in replay, whose one engine crosses them one at a time with other objects' actions. So
+        the clock is moved through every due instant up to the watermark, one at a time: the
+        partition's records then depend on its own actions and the grid, not on batch sizes.
         """
-        state = self.stats.engine.export_state()
-        fine = {"meta": json.dumps({"version": state["version"], "meta": state["meta"]})}
-        for key, value in state["accumulators"].items():
-            fine["acc|" + key] = json.dumps(value, separators=(",", ":"))
-        for key, value in state["objects"].items():
-            fine["obj|" + key] = json.dumps(value, separators=(",", ":"))
-        chunks: dict[int, dict[str, int]] = {}
-        # By second of event time: old chunks do not change, and a busy second's chunk stays small
-        # (a minute at 500 events/s would be megabytes, rewritten at every checkpoint).
-        for action_id, t in self.stats.applied_ids.items():
-            chunks.setdefault(t // 1000, {})[action_id] = t
-        for second, ids in chunks.items():
-            fine[f"ids|{second}"] = json.dumps(ids, sort_keys=True, separators=(",", ":"))
-        for key in [k for k, v in fine.items() if len(v) > PART_BYTES]:
-            value = fine.pop(key)
-            count = -(-len(value) // PART_BYTES)
-            for n in range(count):
-                fine[f"part|{n}|{count}|{key}"] = value[n * PART_BYTES : (n + 1) * PART_BYTES]
-        size = sum(len(k) + len(v) for k, v in fine.items())
-        buckets = 1
-        while buckets * BUCKET_BYTES < size:
-            buckets *= 2
+        if self.partitions <= 1:
+            return self.stats.release_to(watermark)
+        engine = self.stats.engine
+        tags: list = []
+        records: list[dict] = []
         while True:
-            groups: dict[int, dict[str, str]] = {}
-            for key, value in fine.items():
-                groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
-            p = f"{self.number}|{space}|bucket|{buckets}|"
-            out = {
-                p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()
-            }
-            if all(len(v) <= MAX_BUCKET_BYTES for v in out.values()) or len(groups) == len(fine):
-                return out
-            buckets *= 2  # an unlucky spread: more, smaller buckets
+            due = engine._next_due  # the earliest reset, timer or check (the engine's own schedule)
+            clock = engine.clock
+            if clock is None or due == float("-inf") or due > watermark or due <= clock:
+                break
+            step_tags, step_records = self.stats.release_to(int(due))
+            tags += step_tags
+            records += step_records
+            if engine._next_due <= due:  # no progress: never loop
+                break
+        step_tags, step_records = self.stats.release_to(watermark)
+        return tags + step_tags, records + step_records
 
-    def marker(self, space: str) -> str:
+    def marker(self, space: str, extra: dict | None = None) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
-        return json.dumps({"space": space, "low": self.low, "extra": sorted(self.extra), "marks": marks})
+        return super().marker(space, {"marks": marks, **(extra or {})})
 
-    def restore(self, entries: dict[str, str]) -> None:
-        """Rebuild from the table: the space the marker names; remember what each space holds."""
-        for space in SPACES:
-            prefix = f"{self.number}|{space}|"
-            self.written[space] = {k: v for k, v in entries.items() if k.startswith(prefix)}
-        marker = entries.get(self.marker_key)
-        if marker is None:
-            return
-        pos = json.loads(marker)
-        p = f"{self.number}|{pos['space']}|"
-        mine: dict[str, str] = {}  # entry → JSON, from buckets (and from one entry per key, as before)
-        for key, value in self.written[pos["space"]].items():
-            name = key[len(p) :]
-            if name.startswith("bucket|"):
-                mine.update(json.loads(value))
-            else:
-                mine[name] = value
-        parts: dict[str, dict[int, str]] = {}  # entries cut into parts (PART_BYTES), put back together
-        for name in [k for k in mine if k.startswith("part|")]:
-            _, n, _count, key = name.split("|", 3)
-            parts.setdefault(key, {})[int(n)] = mine.pop(name)
-        for key, pieces in parts.items():
-            mine[key] = "".join(pieces[n] for n in sorted(pieces))
-        head = json.loads(mine["meta"])
-        state = {"version": head["version"], "meta": head["meta"], "accumulators": {}, "objects": {}}
-        for key, value in mine.items():
-            kind, _, rest = key.partition("|")
-            if kind == "acc":
-                state["accumulators"][rest] = json.loads(value)
-            elif kind == "obj":
-                state["objects"][rest] = json.loads(value)
-            elif kind == "ids":
-                self.stats.applied_ids.update(json.loads(value))
-        self.stats.engine.import_state(state)
-        self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
-        for source, t in pos.get("marks", {}).items():
+    def restore(self, entries: dict[str, str]) -> dict | None:
+        pos = super().restore(entries)
+        for source, t in (pos or {}).get("marks", {}).items():
             self.marks.update(int(source), t, 0.0)
+        return pos
 
 
 def register(app: faust.App, topics, settings: Settings) -> None:
@@ -226,6 +190,37 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
     late_out = late.sink(app, topics, settings)  # <prefix>.late (pipeline.stream.late)
+    # --- partitioned statistics: partials to stage 4 (pipeline.stream.merge) ----------------------
+    stats_partitions = settings.partitions_of(topics.stats_inputs) or 1
+    partial = stats_partitions > 1
+    merge_partitions = settings.partitions_of(topics.stat_partials) or 1
+
+    def send_partials(out: Batch, part: _PartitionStats) -> None:
+        """After the records of a batch: the partials it changed, one message per stat-partials
+        partition, then (when it moved) the watermark stage 3 released to, to every partition of
+        it — produced after the partials by the same idempotent producer, so never ahead of them."""
+        if not partial:
+            return
+        from pipeline.stats.topology import partition_of
+
+        grouped: dict[int, list[bytes]] = {}
+        for update in part.stats.take_partials():  # type: ignore[attr-defined]
+            number = partition_of(update["Key"], merge_partitions)
+            grouped.setdefault(number, []).append(delivery.dumps(update))
+        head = b'{"Kind":"partials","From":%d,"Updates":[' % part.number
+        for number, updates in grouped.items():
+            for chunk in chunks(updates, PARTIALS_BYTES):
+                value = head + b",".join(chunk) + b"]}"
+                out.produce(topics.stat_partials, b"partials", value, partition=number)
+        counts["partials"] += sum(len(u) for u in grouped.values())
+        mark = part.released
+        if mark is not None and (part.mark_sent is None or mark > part.mark_sent):
+            value = delivery.dumps({"Kind": "watermark", "From": part.number, "Time": mark})
+            for number in range(merge_partitions):
+                out.produce(topics.stat_partials, b"watermark", value, partition=number)
+            part.mark_sent = mark
+
+    # --- end of partitioned statistics ------------------------------------------------------------
 
     def publish(out: Batch, records: list[dict]) -> None:
         counts["records"] += len(records)
@@ -236,39 +231,17 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
         if part is None:
-            part = partitions[number] = _PartitionStats(number, config, sources)
+            part = partitions[number] = _PartitionStats(number, config, sources, stats_partitions)
             late_out.watch(part.stats)
-            prefix = f"{number}|".encode()
-            part.restore({k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)})
+            part.restore(saved_entries(table, number))
         return part
 
-    async def checkpoint(part: _PartitionStats, stream) -> None:
-        """Write the engine's state (the current event must be of the partition), then ack."""
-        space = part.next_space()
-        entries = part.entries(space)
-        held = part.written[space]
-        for key, value in entries.items():
-            if held.get(key) != value:
-                table[key.encode()] = value.encode()
-        for key in set(held) - set(entries):
-            del table[key.encode()]
-        part.written[space] = entries
-        await app.producer.flush()  # the whole space is in the changelog before the marker moves
-        table[part.marker_key.encode()] = part.marker(space).encode()
-        part.current = space
-        for finished in part.unacked:
-            for done in part.acks.finished(finished):
-                await stream.ack(done)
-        part.unacked.clear()
-        part.last_checkpoint = time.monotonic()
-
-    def applied(out: Batch, part: _PartitionStats, tags: list[_Input], records: list[dict]) -> None:
+    def applied(out: Batch, part: _PartitionStats, tags: list[Input], records: list[dict]) -> None:
         """Publish, then note the inputs whose actions are all applied (acked at the next checkpoint)."""
         if not event_clock:
             records = part.stats.advance(int(time.time() * 1000)) + records
         publish(out, records)
         part.applied_tags(tags)
-
 
     def handle(out: Batch, part: _PartitionStats, event) -> None:
         msg = event.message
@@ -282,8 +255,10 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             mark = delivery.loads(value)
             part.marks.update(mark["From"], mark["Time"], 0.0)
             lowest = part.marks.lowest()
-            tags, records = ([], []) if lowest is None else part.stats.release_to(lowest)
-            applied(out, part, [*tags, _Input(msg.offset, event)], records)
+            tags, records = ([], []) if lowest is None else part.release_to(lowest)
+            if lowest is not None:
+                part.released = lowest if part.released is None else max(part.released, lowest)
+            applied(out, part, [*tags, Input(msg.offset, event)], records)
             return
         try:
             if value[:2] == MARKER:  # one action record (as the actions topic carries them)
@@ -292,14 +267,12 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 actions = delivery.loads(value)["Actions"]
         except (BadRecord, ValueError, KeyError, TypeError) as bad:  # not ours: never crash, never lose
             log.warning("stage 3: undecodable input at %s:%s: %s", msg.partition, msg.offset, bad)
-            part.mark(msg.offset)
-            part.unacked.append(event)
+            part.done(event)
             return
-        tag = _Input(msg.offset, event, len(actions))
+        tag = Input(msg.offset, event, len(actions))
         if not actions:
             applied(out, part, [], [])
-            part.mark(msg.offset)
-            part.unacked.append(event)
+            part.done(event)
             return
         for action in actions:
             part.last_event_time = action["EventTime"]
@@ -316,13 +289,17 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 part = partition(event.message.partition)
                 part.last_input = now
                 handle(out, part, event)
+            for number in by_partition(events):
+                part = partitions.get(number)
+                if part is not None:
+                    send_partials(out, part)
             await out.delivered()  # every record of the batch is on its topic before any input is acked
             now = time.monotonic()
             for number, event in by_partition(events).items():
                 part = partitions.get(number)
                 if part is not None and now - part.last_checkpoint >= CHECKPOINT_S:
                     use_partition(event)
-                    await checkpoint(part, stream)
+                    await save(app, table, part, stream)
 
     @app.timer(interval=1.0)
     async def tick() -> None:
@@ -337,15 +314,18 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         telemetry.CLOCK.observe(counts["late"], newest or None, int(time.time() * 1000))
         now = time.monotonic()
         out = producer.batch()
-        flushed: list[tuple[_PartitionStats, list[_Input]]] = []
+        flushed: list[tuple[_PartitionStats, list[Input]]] = []
         for part in list(partitions.values()):
             records: list[dict] = []
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
                 tags, records = part.stats.flush()
                 flushed.append((part, tags))
+                if part.last_event_time is not None:  # everything pushed so far is applied
+                    part.released = max(part.released or part.last_event_time, part.last_event_time)
             records += part.stats.advance(int(time.time() * 1000))
             if records:
                 publish(out, records)
+            send_partials(out, part)
         await out.delivered()  # the records first: only then may a checkpoint ack their inputs
         for part, tags in flushed:
             if partitions.get(part.number) is part:

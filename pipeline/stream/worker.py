@@ -98,7 +98,8 @@ def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config
     from pipeline.kafka.admin import partition_counts, topic_name, topic_prefix
 
     prefix = topic_prefix(args.prefix)
-    inputs = [topic_name(kind, prefix) for kind in ("events", "agent-inputs", "stats-inputs")]
+    kinds = ("events", "agent-inputs", "stats-inputs", "stat-partials")
+    inputs = [topic_name(kind, prefix) for kind in kinds]
     kafka = as_client(bootstrap)
     return Settings(
         bootstrap=kafka.bootstrap,
@@ -155,6 +156,15 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, framing.RegistryUnavailable) as exc:
         print(f"mediastat worker: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
+    # --- partitioned statistics: a statistic that cannot be merged from partials is refused ------
+    from pipeline.stream.app import Topics
+    from pipeline.stream.merge import refusal
+
+    problem = refusal(settings, Topics(settings.prefix))
+    if problem:
+        print(f"mediastat worker: {problem}", file=sys.stderr)
+        return 1
+    # --- end of partitioned statistics ------------------------------------------------------------
     app, topics = create_app(settings)
     print(
         f"mediastat worker: {settings.app_id} on {kafka.describe()}, events from {topics.events}",

@@ -53,7 +53,7 @@ def attach(app, settings: Any, topics, port: int, host: str = server.HOST) -> St
 
     config, bootstrap = settings.config, getattr(settings, "kafka", None) or settings.bootstrap
     stat_topics = [topics.stat(name) for name in config.stat_types]
-    inputs = [topics.events, topics.agent_inputs, topics.stats_inputs]
+    inputs = [topics.events, topics.agent_inputs, topics.stats_inputs, topics.stat_partials]
     store = store_for(config)
     registry = metrics.build_registry(STAGES, lag=lambda: consumer_lag(app, inputs), store=store)
     web_app = server.make_app(

@@ -33,8 +33,8 @@ def test_the_plan_has_every_topic_with_its_settings() -> None:
     plan = {s.name: s for s in pipeline_plan("p", ["Handled"], partitions=3, app_id="p")}
     assert list(plan) == [
         "p.events", "p.actions", "p.dead-letters", "p.late", "p.agent-inputs", "p.stats-inputs",
-        "p.stat.Handled", "p-interactions-changelog", "p-agents-changelog", "p-statistics-changelog",
-        "p-__assignor-__leader",
+        "p.stat-partials", "p.stat.Handled", "p-interactions-changelog", "p-agents-changelog",
+        "p-statistics-changelog", "p-merge-changelog", "p-__assignor-__leader",
     ]
     assert all(s.replication == BROKER_DEFAULT_RF for s in plan.values())  # the broker decides
     assert plan["p.events"].config == {"retention.ms": str(7 * 86_400_000)}
@@ -42,8 +42,11 @@ def test_the_plan_has_every_topic_with_its_settings() -> None:
         "cleanup.policy": "compact", "segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.1"
     }
     assert plan["p-agents-changelog"].partitions == 3 and plan["p-__assignor-__leader"].partitions == 1
-    # Stage 3 needs its input in one partition: the topic and its table's changelog keep one.
-    assert plan["p.stats-inputs"].partitions == plan["p-statistics-changelog"].partitions == 1
+    # No topic needs one partition: statistics too are partitioned (stage 3 partials, stage 4 merge).
+    for name in ("p.stats-inputs", "p-statistics-changelog", "p.stat-partials", "p-merge-changelog"):
+        assert plan[name].partitions == 3, name
+    assert plan["p.stat-partials"].config == {"retention.ms": str(7 * 86_400_000)}  # not compacted
+    assert plan["p-merge-changelog"].config == {"cleanup.policy": "compact"}
 
 
 def test_print_shows_the_plan_and_never_contacts_the_cluster() -> None:
@@ -62,6 +65,12 @@ def test_print_shows_the_plan_and_never_contacts_the_cluster() -> None:
         "cleanup.policy=compact,min.cleanable.dirty.ratio=0.2,segment.ms=600000",
     ]
     assert lines["px-statistics-changelog"][2] == "cleanup.policy=compact"  # app id = the prefix
+    assert lines["px-merge-changelog"][2] == "cleanup.policy=compact"
+    assert lines["px.stat-partials"] == ["partitions=1", "replication=3", "retention.ms=172800000"]
+    wide = cli("--print", "--prefix", "px", "--partitions", "4", bootstrap="127.0.0.1:9")
+    counts = {line.split("\t")[0]: line.split("\t")[1] for line in wide.stdout.splitlines()}
+    for name in ("px.stats-inputs", "px.stat-partials", "px-statistics-changelog", "px-merge-changelog"):
+        assert counts[name] == "partitions=4", name
     default = cli("--print", "--prefix", "px", bootstrap="127.0.0.1:9")
     assert "replication=broker default" in default.stdout
 

@@ -212,7 +212,7 @@ def test_a_checkpoint_is_a_few_buckets_that_restore_the_engine() -> None:
 def test_every_checkpoint_record_fits_a_kafka_message_whatever_the_rate() -> None:
     """A minute of applied ActionIDs at a high rate is megabytes: no changelog record may be."""
     from pipeline.stats.config import load_config
-    from pipeline.stream.statistics import MAX_BUCKET_BYTES
+    from pipeline.stream.checkpoint import MAX_BUCKET_BYTES
 
     part = _PartitionStats(0, load_config(None))
     for n in range(40_000):  # 40,000 actions in one second of event time: one "ids" chunk of ~2 MB

@@ -20,6 +20,7 @@ from tests.stream.harness import (
     Pipeline,
     canonical,
     day_file,
+    end_offsets,
     read_topics,
     run_replay,
     statistics_differences,
@@ -116,16 +117,18 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
 
 
 def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """README "Order": three partitions for events and agent inputs; stage 1 partitions run hours of
-    event time apart on a backlog, and the watermarks still give replay's action records and
-    statistics (stage 3 releases Queue actions, too, only behind stage 2's watermarks)."""
+    """README "Order": three partitions for events, agent inputs, stats inputs and the partials topic;
+    stage 1 partitions run hours of event time apart on a backlog, and the watermarks still give
+    replay's action records and statistics (stage 3 releases Queue actions, too, only behind stage
+    2's watermarks; group and tenant statistics are merged from the stage-3 partitions' partials)."""
     from pipeline.kafka.admin import ensure_topics
 
     config = OWN / "routed-emails.stats.yaml"
     events = day_file(tmp_path / "events.jsonl", agents=8, hours=1.0, per_hour=120)
     want_actions, want_stats = run_replay(events, config)
     pipe = Pipeline(kafka_bootstrap, tmp_path, config=config, clock="event")
-    ensure_topics(kafka_bootstrap, [pipe.topic("events"), pipe.topic("agent-inputs")], partitions=3)
+    kinds = ("events", "agent-inputs", "stats-inputs", "stat-partials")
+    ensure_topics(kafka_bootstrap, [pipe.topic(kind) for kind in kinds], partitions=3)
     try:
         pipe.feed(events)
         worker = pipe.start_worker("w1")
@@ -137,3 +140,5 @@ def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Pat
     assert by_id == {a["ActionID"]: canonical(a) for a in want_actions}, logs
     wrong = statistics_differences(got_stats, want_stats)
     assert not wrong, (dict(list(wrong.items())[:10]), logs)
+    # Group and tenant statistics really went through stage 4 (partials of the 3 stage-3 partitions).
+    assert end_offsets(kafka_bootstrap, pipe.topic("stat-partials")) > 0

@@ -70,7 +70,7 @@ def test_the_worker_builds_its_settings_from_its_options(monkeypatch, tmp_path: 
         clock="event",
         partitions={"p.events": 4},
     )
-    assert asked == [["p.events", "p.agent-inputs", "p.stats-inputs"]]
+    assert asked == [["p.events", "p.agent-inputs", "p.stats-inputs", "p.stat-partials"]]
     assert settings.partitions_of("p.events") == 4 and settings.partitions_of("p.actions") is None
 
 

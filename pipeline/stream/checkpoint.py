@@ -1,0 +1,226 @@
+"""Checkpoints of a stage whose state is one object per input partition (stages 3 and 4).
+
+Stages 3 (statistics) and 4 (the merge of partial statistics) keep, per input partition, an object
+whose whole state is exported and imported as JSON (``export_state()``/``import_state()``:
+:class:`~pipeline.stats.ordered.OrderedStats`'s engine, :class:`~pipeline.stats.partials.MergeStats`).
+They cannot write it to their RocksDB table on every input (a state is megabytes), so they write
+it every few seconds — a *checkpoint* — and acknowledge the inputs applied since the last one only
+after it is in the table's changelog. A crash redelivers the inputs after the last checkpoint, and
+the restored state tells which of them it already holds (the applied input offsets are part of it).
+
+:class:`Checkpoint` is that machinery, generic over the state object: the applied offsets, the
+inputs waiting for a checkpoint to be acknowledged, and the table entries. Checkpoints alternate
+between two key spaces, A and B, and a marker key names the last complete one with the input
+offsets it includes. A checkpoint writes the buckets of entries that differ from what that space
+last held, waits until the changelog has them, and only then moves the marker: a crash
+mid-checkpoint leaves the marker on the previous complete space, whose inputs are then redelivered.
+(Many table keys cannot be written atomically; one marker key can.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pipeline.stream import delivery
+
+#: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
+BUCKET_BYTES = 128 * 1024
+#: An entry longer than this (a minute of applied ActionIDs at a high rate, a large meta) is cut into
+#: parts, and buckets are split further until each is at most :data:`MAX_BUCKET_BYTES`: a changelog
+#: record must stay under the broker's message limit (1 MB by default) whatever the load.
+PART_BYTES = 128 * 1024
+MAX_BUCKET_BYTES = 640 * 1024
+
+SPACES = ("A", "B")
+
+
+class Checkpointable(Protocol):
+    """What a checkpoint saves: the whole state as JSON-compatible data, and back."""
+
+    def export_state(self) -> dict[str, Any]: ...
+
+    def import_state(self, data: dict[str, Any]) -> None: ...
+
+
+class Input:
+    """One input message in flight: applied once ``left`` of its items (actions, updates) are."""
+
+    __slots__ = ("offset", "event", "left")
+
+    def __init__(self, offset: int, event: Any, left: int = 1) -> None:
+        self.offset, self.event, self.left = offset, event, left
+
+
+class Checkpoint:
+    """The state of one input partition, its applied offsets and its unacknowledged inputs.
+
+    ``sections`` names the top-level entries of the state's export that are mappings written one
+    table entry per key (``{"accumulators": "acc"}``: ``acc|<key>``), so that a checkpoint
+    rewrites only the buckets whose entries changed; every other top-level entry goes into one
+    ``meta`` entry.
+    """
+
+    def __init__(self, number: int, state: Checkpointable, sections: Mapping[str, str]) -> None:
+        self.number = number
+        self.state = state
+        self.sections = dict(sections)
+        self.low = -1  # every offset ≤ low is applied
+        self.extra: set[int] = set()  # applied offsets above low
+        self.unacked: list[Any] = []  # faust events applied since the last checkpoint
+        self.acks = delivery.InOrderAcks()
+        self.current: str | None = None  # the space the marker names
+        self.written: dict[str, dict[str, str]] = {space: {} for space in SPACES}  # space → key → JSON
+        self.last_checkpoint = time.monotonic()
+
+    @property
+    def marker_key(self) -> str:
+        return f"{self.number}|current"
+
+    def applied(self, offset: int) -> bool:
+        return offset <= self.low or offset in self.extra
+
+    def mark(self, offset: int) -> None:
+        self.extra.add(offset)
+        while self.low + 1 in self.extra:
+            self.low += 1
+            self.extra.discard(self.low)
+
+    def applied_tags(self, tags: list[Input]) -> None:
+        """Count applied items against their inputs; an input whose items are all applied is
+        marked applied and waits for the next checkpoint to be acknowledged. A None tag is an item
+        restored from a checkpoint (held there): its input is acknowledged already, or is
+        redelivered and dropped as a repeat."""
+        for tag in tags:
+            if tag is None:
+                continue
+            tag.left -= 1
+            if tag.left == 0:
+                self.mark(tag.offset)
+                self.unacked.append(tag.event)
+
+    def done(self, event: Any) -> None:
+        """An input with nothing to apply (undecodable, empty, a redelivery): acknowledged in order
+        at the next checkpoint."""
+        self.mark(event.message.offset)
+        self.unacked.append(event)
+
+    def next_space(self) -> str:
+        return "B" if self.current == "A" else "A"
+
+    def entries(self, space: str) -> dict[str, str]:
+        """The state as table entries of ``space`` (key → JSON), grouped into buckets.
+
+        faust writes a table's changelog one record at a time (a few thousand a second at best), so
+        a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
+        accumulator; a bucket is written again only when one of its entries changed.
+        """
+        state = self.state.export_state()
+        head = {k: v for k, v in state.items() if not self._split(k, v)}
+        fine = {"meta": json.dumps(head)}
+        for name, short in self.sections.items():
+            value = state.get(name)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    fine[f"{short}|{key}"] = json.dumps(item, separators=(",", ":"))
+        for key in [k for k, v in fine.items() if len(v) > PART_BYTES]:
+            value = fine.pop(key)
+            count = -(-len(value) // PART_BYTES)
+            for n in range(count):
+                fine[f"part|{n}|{count}|{key}"] = value[n * PART_BYTES : (n + 1) * PART_BYTES]
+        size = sum(len(k) + len(v) for k, v in fine.items())
+        buckets = 1
+        while buckets * BUCKET_BYTES < size:
+            buckets *= 2
+        while True:
+            groups: dict[int, dict[str, str]] = {}
+            for key, value in fine.items():
+                groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
+            p = f"{self.number}|{space}|bucket|{buckets}|"
+            out = {
+                p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()
+            }
+            if all(len(v) <= MAX_BUCKET_BYTES for v in out.values()) or len(groups) == len(fine):
+                return out
+            buckets *= 2  # an unlucky spread: more, smaller buckets
+
+    def _split(self, name: str, value: Any) -> bool:
+        return name in self.sections and isinstance(value, dict)
+
+    def marker(self, space: str, extra: Mapping[str, Any] | None = None) -> str:
+        """The marker naming ``space`` complete, with the applied offsets (and the stage's ``extra``)."""
+        return json.dumps(
+            {"space": space, "low": self.low, "extra": sorted(self.extra), **dict(extra or {})}
+        )
+
+    def restore(self, entries: dict[str, str]) -> dict[str, Any] | None:
+        """Rebuild from the table: the space the marker names; remember what each space holds.
+
+        Returns the marker (with the stage's extra fields), or None when there is no checkpoint.
+        """
+        for space in SPACES:
+            prefix = f"{self.number}|{space}|"
+            self.written[space] = {k: v for k, v in entries.items() if k.startswith(prefix)}
+        marker = entries.get(self.marker_key)
+        if marker is None:
+            return None
+        pos = json.loads(marker)
+        p = f"{self.number}|{pos['space']}|"
+        mine: dict[str, str] = {}  # entry → JSON, from buckets (and from one entry per key, as before)
+        for key, value in self.written[pos["space"]].items():
+            name = key[len(p) :]
+            if name.startswith("bucket|"):
+                mine.update(json.loads(value))
+            else:
+                mine[name] = value
+        parts: dict[str, dict[int, str]] = {}  # entries cut into parts (PART_BYTES), put back together
+        for name in [k for k in mine if k.startswith("part|")]:
+            _, n, _count, key = name.split("|", 3)
+            parts.setdefault(key, {})[int(n)] = mine.pop(name)
+        for key, pieces in parts.items():
+            mine[key] = "".join(pieces[n] for n in sorted(pieces))
+        state: dict[str, Any] = json.loads(mine["meta"])
+        by_short = {short: name for name, short in self.sections.items()}
+        for name in self.sections:
+            state.setdefault(name, {})
+        for key, value in mine.items():
+            short, _, rest = key.partition("|")
+            if short in by_short and rest:
+                state[by_short[short]][rest] = json.loads(value)
+        self.state.import_state(state)
+        self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
+        return pos
+
+
+def saved_entries(table: Any, number: int) -> dict[str, str]:
+    """Every entry of ``number``'s checkpoints in a raw faust table (the current event must be of that
+    partition)."""
+    prefix = f"{number}|".encode()
+    return {k.decode(): v.decode() for k, v in table.items() if k.startswith(prefix)}
+
+
+async def save(
+    app: Any, table: Any, part: Checkpoint, stream: Any, extra: Mapping[str, Any] | None = None
+) -> None:
+    """Write ``part``'s state to ``table`` (the current event must be of the partition), move the
+    marker once the changelog has it, then acknowledge the inputs it covers, in offset order."""
+    space = part.next_space()
+    entries = part.entries(space)
+    held = part.written[space]
+    for key, value in entries.items():
+        if held.get(key) != value:
+            table[key.encode()] = value.encode()
+    for key in set(held) - set(entries):
+        del table[key.encode()]
+    part.written[space] = entries
+    await app.producer.flush()  # the whole space is in the changelog before the marker moves
+    table[part.marker_key.encode()] = part.marker(space, extra).encode()
+    part.current = space
+    for finished in part.unacked:
+        for done in part.acks.finished(finished):
+            await stream.ack(done)
+    part.unacked.clear()
+    part.last_checkpoint = time.monotonic()

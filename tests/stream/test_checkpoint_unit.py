@@ -1,0 +1,71 @@
+"""The checkpoint machinery stages 3 and 4 share (pipeline/stream/checkpoint.py), over any state with
+``export_state()``/``import_state()``."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from pipeline.stream.checkpoint import Checkpoint, Input
+
+
+class Toy:
+    """A state with one large mapping (written per key) and small fields (one ``meta`` entry)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {"version": 1, "clock": None, "items": {}}
+
+    def export_state(self) -> dict[str, Any]:
+        return {**self.data, "items": dict(self.data["items"])}
+
+    def import_state(self, data: dict[str, Any]) -> None:
+        self.data = {"version": data["version"], "clock": data["clock"], "items": dict(data["items"])}
+
+
+def event(offset: int) -> SimpleNamespace:
+    return SimpleNamespace(message=SimpleNamespace(offset=offset, partition=3))
+
+
+def test_any_state_round_trips_through_the_table_entries() -> None:
+    toy = Toy()
+    toy.data["clock"] = 42
+    toy.data["items"] = {f"k{n}": {"n": n, "text": "x" * 50} for n in range(5000)}
+    part = Checkpoint(3, toy, {"items": "it"})
+    part.done(event(0))
+    entries = part.entries("A")
+    assert all(key.startswith("3|A|bucket|") for key in entries)
+    assert 1 < len(entries) < 100  # buckets, not one entry per item
+    copy = Checkpoint(3, Toy(), {"items": "it"})
+    pos = copy.restore({**entries, part.marker_key: part.marker("A", {"extra-field": 7})})
+    assert copy.state.export_state() == toy.export_state()
+    assert pos is not None and pos["extra-field"] == 7 and copy.applied(0) and copy.current == "A"
+
+
+def test_a_checkpoint_cut_short_restores_the_previous_complete_space() -> None:
+    """The marker moves only after a space is written: entries of B without a marker naming B are
+    ignored, and the inputs applied after A are not counted as applied."""
+    toy = Toy()
+    toy.data["items"] = {"a": 1}
+    part = Checkpoint(0, toy, {"items": "it"})
+    part.done(event(0))
+    table = {**part.entries("A"), part.marker_key: part.marker("A")}
+    toy.data["items"] = {"a": 2, "b": 3}
+    part.applied_tags([Input(1, event(1))])
+    table.update(part.entries("B"))  # a crash before the marker names B
+    copy = Checkpoint(0, Toy(), {"items": "it"})
+    copy.restore(table)
+    assert copy.state.data["items"] == {"a": 1}
+    assert copy.applied(0) and not copy.applied(1)
+
+
+def test_no_checkpoint_yet_leaves_the_state_as_it_is() -> None:
+    part = Checkpoint(0, Toy(), {"items": "it"})
+    assert part.restore({}) is None and part.low == -1 and part.current is None
+
+
+def test_items_restored_without_their_input_are_not_counted() -> None:
+    """stage 4 keeps held updates in its checkpoint: after a restore they come out with no tag."""
+    part = Checkpoint(0, Toy(), {"items": "it"})
+    tag = Input(5, event(5), left=1)
+    part.applied_tags([None, tag, None])
+    assert part.unacked == [tag.event] and part.applied(5) and not part.applied(4)
