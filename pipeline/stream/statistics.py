@@ -141,29 +141,12 @@ class _PartitionStats(Checkpoint):
 
         With several partitions the engine's clock follows the watermarks, and one watermark can
         jump over many instants of the checks' grid (stage 2 announces one per batch: minutes of a
-        backlog). The engine evaluates a check once for all the instants a clock jump crosses, at
-        the last, so a value that changed at an earlier one would come out with a later interval
-        than in replay, whose one engine crosses them one at a time with other objects' actions. So
-        the clock is moved through every due instant up to the watermark, one at a time: the
-        partition's records then depend on its own actions and the grid, not on batch sizes.
+        backlog). The engine gives the same records for one jump as for a clock stopping at every
+        instant (checks evaluated at their instant, Sliding values at each instant a bucket left:
+        ``docs/statistics-engine.md``), so a partition's records depend on its own actions and the
+        grid, not on batch sizes.
         """
-        if self.partitions <= 1:
-            return self.stats.release_to(watermark)
-        engine = self.stats.engine
-        tags: list = []
-        records: list[dict] = []
-        while True:
-            due = engine._next_due  # the earliest reset, timer or check (the engine's own schedule)
-            clock = engine.clock
-            if clock is None or due == float("-inf") or due > watermark or due <= clock:
-                break
-            step_tags, step_records = self.stats.release_to(int(due))
-            tags += step_tags
-            records += step_records
-            if engine._next_due <= due:  # no progress: never loop
-                break
-        step_tags, step_records = self.stats.release_to(watermark)
-        return tags + step_tags, records + step_records
+        return self.stats.release_to(watermark)
 
     def marker(self, space: str, extra: dict | None = None) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
