@@ -95,6 +95,7 @@ def test_moves_happen_and_redeliveries_are_dropped(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # 20 bigger centres, about 2 min: `pytest -m soak` (the hypothesis test runs in make test)
 @pytest.mark.parametrize("seed", range(20))
 def test_bigger_centres_partitioned_and_moved(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

@@ -132,6 +132,7 @@ def test_a_second_worker_joining_mid_backlog_loses_nothing_and_counts_once(
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # a loop: `pytest -m soak` (left out of `make test`, which runs the test above once)
 @pytest.mark.parametrize("run", range(3))
 def test_a_second_worker_joining_mid_backlog_again_and_again(
     kafka_bootstrap: str, tmp_path: Path, run: int
