@@ -141,6 +141,7 @@ def test_group_extremes_equal_replay(tmp_path: Path, agents, seed, start, partit
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # six bigger centres, about a minute: `pytest -m soak`
 @pytest.mark.parametrize("seed", range(6))
 def test_partitioned_statistics_equal_replay_bigger(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
