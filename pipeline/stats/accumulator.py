@@ -29,7 +29,9 @@ the sum of the extremes) and CurrentContinuousTime (a run of "at least one open"
 not determined by the runs of the parts); and with SinceLogin, the categories that split durations
 over the interval (TotalTime and those built on it), because a group's or tenant's interval starts
 when it was first seen, later in a partial than in the whole, so the part of a duration before it
-is lost. Those statistics must be computed where every member's actions meet.
+is lost. Those statistics must be computed where every member's actions meet — or, for the timeline
+categories, by a merge that applies the partials' changes in one engine's order and keeps the
+whole's own time line (:func:`mergeable_in_order`, :func:`adopt_timeline`: stage 4).
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ UNMERGEABLE_CATEGORIES = frozenset({"MaxNumber", "MinNumber", "CurrentContinuous
 def uses_status(stat: Statistic) -> bool:
     """Whether the accumulator is fed by status changes instead of raw actions."""
     return stat.stat_type.subject in STATUS_SUBJECTS or stat.stat_type.category in STATE_CATEGORIES
+
+
+def mergeable_in_order(stat: Statistic) -> bool:
+    """Whether stage 4 can compute this statistic from partials it applies in one engine's order.
+
+    The timeline categories are: each partial update is one action's change, applied in the order
+    one engine applies the actions, so the sum's CurrentNumber is known at every instant it changes
+    and the whole keeps its own time line (:func:`adopt_timeline`). Only the SinceLogin split
+    categories stay out (see :func:`mergeable`)."""
+    return not (stat.profile.kind == "SinceLogin" and stat.stat_type.category in SPLIT_CATEGORIES)
 
 
 def mergeable(stat: Statistic) -> bool:
@@ -867,15 +879,45 @@ def _merge_bucket(a: Bucket | None, b: Bucket | None) -> Bucket | None:
     return out
 
 
+def adopt_timeline(acc: Accumulator, whole: Accumulator, plan: Plan, at: int) -> None:
+    """The whole's own time line on ``acc``, then its count's change at ``at``.
+
+    ``acc`` is the merge of the partials (:func:`merge_all`): its sums are right and its count is
+    the sum's, but the extremes, integral and continuous run of a sum are not made of the parts'.
+    ``whole`` is the merged accumulator before this change, brought to ``at`` (accrued with its old
+    count): its time line is the sum's up to ``at``; the count then moves to ``acc``'s, as
+    :func:`change_count` moves one engine's.
+    """
+    if not plan.timeline:
+        return
+    new = acc.count
+    if plan.kind == "Sliding":
+        for b in acc.buckets.values():
+            b.area, b.max_current, b.min_current = 0, None, None
+        for start, w in whole.buckets.items():
+            b = _sliding_bucket(acc, start, None)
+            b.area, b.max_current, b.min_current = w.area, w.max_current, w.min_current
+        acc.total.area = sum(b.area for b in acc.buckets.values())
+    elif acc.bucket is not None and whole.bucket is not None:
+        b, w = acc.bucket, whole.bucket
+        b.area, b.max_current, b.min_current = w.area, w.max_current, w.min_current
+    acc.continuous_since = whole.continuous_since
+    acc.continuous_lost = whole.continuous_lost
+    acc.continuous_prev = whole.continuous_prev
+    acc.count, acc.accrued_to = whole.count, whole.accrued_to
+    change_count(acc, plan, at, new - whole.count, at)
+
+
 def merge_all(plan: Plan, parts: list[Accumulator]) -> Accumulator:
     """:func:`merge` of several partials in one pass (stage 4, per update): each partial's buckets
     are added once, where folding :func:`merge` would copy the growing result at every step.
 
     The partials must be at one instant already (their intervals aligned, accrued to the same time);
     they are not changed, and the result shares their member statuses. Raises ``ValueError`` for the
-    categories :func:`mergeable` rejects.
+    categories :func:`mergeable_in_order` rejects; for the timeline categories the result's time
+    line is not the whole's until :func:`adopt_timeline` gives it.
     """
-    if not mergeable(plan.stat):
+    if not mergeable_in_order(plan.stat):
         return merge(plan, parts[0], parts[-1])  # raises, with the reason
     first = parts[0]
     out = accumulator_class(plan)(first.object_type, first.tenant, first.object_id,

@@ -60,13 +60,9 @@ def unmergeable(config: Config) -> list[str]:
     out = []
     for stat in config.statistics:
         partial = sorted(PARTIAL_TYPES & set(stat.stat_type.objects))
-        if partial and not acc_ops.mergeable(stat):
-            if stat.profile.kind == "SinceLogin" and stat.stat_type.category in acc_ops.SPLIT_CATEGORIES:
-                why = (f"{stat.stat_type.category} over a SinceLogin profile splits durations at the "
-                       "interval's start, which is later in a partial than in the whole")
-            else:
-                why = (f"{stat.stat_type.category} is an extreme or a continuous run of a sum, which the "
-                       "partials' own do not determine")
+        if partial and not acc_ops.mergeable_in_order(stat):
+            why = (f"{stat.stat_type.category} over a SinceLogin profile splits durations at the "
+                   "interval's start, which is later in a partial than in the whole")
             out.append(f"statistic {stat.name!r} on {', '.join(partial)}: {why}")
     return out
 
@@ -328,6 +324,11 @@ class MergeEngine(StatEngine):
             merged = acc_ops.merge_all(plan, [decoded[s] for s in sorted(decoded)])
         merged.object_type, merged.tenant, merged.object_id = otype, tenant, oid
         before = slot.accs.get(suffix)
+        if plan.timeline and before is not None:
+            # MaxNumber, MinNumber, AverageOfCurrentNumber: the sum's time line is the whole's own,
+            # kept here as one engine keeps it, since updates come in that engine's order.
+            self._bring(before, plan, now, last)
+            acc_ops.adopt_timeline(merged, before, plan, now)
         if before is None:
             slot.accs[suffix] = merged
             bisect.insort(slot.order, suffix)

@@ -68,6 +68,7 @@ def test_unknown_rows_are_refused_with_the_list() -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.soak  # a minute of bench rows: `pytest -m soak` (and every `make bench --quick`)
 def test_quick_broker_rows(tmp_path: Path, kafka_bootstrap: str) -> None:
     text = _bench(
         tmp_path,

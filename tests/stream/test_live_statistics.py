@@ -79,7 +79,10 @@ def live_equals_replay(kafka_bootstrap: str, workdir: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("run", [1, 2, 3])
+# runs 2 and 3 are a loop: `pytest -m soak` (make test runs the first)
+@pytest.mark.parametrize(
+    "run", [1, pytest.param(2, marks=pytest.mark.soak), pytest.param(3, marks=pytest.mark.soak)]
+)
 def test_live_statistics_equal_replay_three_runs_in_a_row(
     kafka_bootstrap: str, tmp_path: Path, run: int
 ) -> None:

@@ -116,6 +116,7 @@ def test_bad_input_goes_to_the_dead_letter_topic(kafka_bootstrap: str, tmp_path:
     assert len(actions) == 88, pipe.logs()  # 48 Agent/Queue actions + 40 Place mirrors
 
 
+@pytest.mark.soak  # test_scale_out.py runs every topic on 4 partitions in make test; this one on request
 def test_partitions_do_not_change_the_result(kafka_bootstrap: str, tmp_path: Path) -> None:
     """README "Order": three partitions for events, agent inputs, stats inputs and the partials topic;
     stage 1 partitions run hours of event time apart on a backlog, and the watermarks still give

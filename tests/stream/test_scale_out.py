@@ -155,33 +155,3 @@ def test_three_workers_on_four_partitions_five_times(kafka_bootstrap: str, tmp_p
         print(f"run {n + 1}: {figures.line()}")
     for figures, wrong, logs in runs:
         check(figures, wrong, logs)
-
-
-UNMERGEABLE = """\
-time_profiles:
-  Default: "Growing,00:00"
-stat_types:
-  Peak_Handling: {Objects: [Agent, GroupAgents], Category: MaxNumber, Subject: DNAction, MainMask: [Handling]}
-statistics:
-  - {stat_type: Peak_Handling, time_profile: Default}
-groups:
-  GroupAgents: {Sales: [a1, a2]}
-"""
-
-
-def test_a_statistic_partials_cannot_make_stops_the_worker_in_one_line(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    """A group's MaxNumber is an extreme over time of a sum: the partitions' partials do not give it.
-    With stats-inputs on 2 partitions the worker refuses it at start, naming it; with 1 it runs."""
-    from pipeline.kafka.admin import ensure_topics
-
-    config = tmp_path / "peak.stats.yaml"
-    config.write_text(UNMERGEABLE)
-    pipe = Pipeline(kafka_bootstrap, tmp_path, config=config)
-    ensure_topics(kafka_bootstrap, [pipe.topic("stats-inputs")], partitions=2)
-    done = pipe.cli("worker", "--config", str(config), "--web-port", "-1", "--data-dir", str(tmp_path / "w"))
-    assert done.returncode == 1, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Peak_Handling" in lines[0] and "MaxNumber" in lines[0], done.stderr
-    assert "stats-inputs has 2 partitions" in lines[0]
