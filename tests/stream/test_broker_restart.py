@@ -33,7 +33,8 @@ from tests.stream.harness import (
     statistics_differences,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Two minutes with its private broker's stop and restart: `pytest -m soak` (left out of make test).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.soak]
 
 OUTAGE_S = 20.0
 LINES_PER_10_S = 20

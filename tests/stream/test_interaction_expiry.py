@@ -96,7 +96,8 @@ def rocksdb_state(data_dir: Path) -> dict[str, dict]:
     return {k.decode(): json.loads(v) for k, v in stored.items()}
 
 
-@pytest.mark.parametrize("disk", ["same", "new"])
+# make test runs the new disk (states restored from the changelog); the same disk with -m soak
+@pytest.mark.parametrize("disk", [pytest.param("same", marks=pytest.mark.soak), "new"])
 def test_finished_interactions_expire_after_a_restart(
     kafka_bootstrap: str, tmp_path: Path, disk: str
 ) -> None:
