@@ -23,7 +23,7 @@ from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
-from pipeline.records.jsonlines import encode_line
+from pipeline.records.jsonlines import encode_line, encode_stat_line
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
@@ -263,12 +263,13 @@ def _open_out(path: Path | None) -> IO[bytes] | None:
     return path.open("wb", buffering=_OUT_BUFFER)
 
 
-def _writer(fh: IO[bytes] | None) -> Sink | None:
-    """Each record serialised once, straight to bytes (``pipeline.records.jsonlines``)."""
+def _writer(fh: IO[bytes] | None, encode: Callable[[dict], bytes] = encode_line) -> Sink | None:
+    """Each record serialised once, straight to bytes (``pipeline.records.jsonlines``; statistic
+    records by its writer for their known layout)."""
     if fh is None:
         return None
     write = fh.write
-    return lambda rec: write(encode_line(rec))
+    return lambda rec: write(encode(rec))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -325,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             until_ms=until_ms,
             on_action=_writer(actions_fh),
-            on_stat=_writer(stats_fh) if stats_fh is not None else None,
+            on_stat=_writer(stats_fh, encode_stat_line) if stats_fh is not None else None,
             on_dead_letter=dead_sink,
             source_name=str(args.events),
             progress=bar.update if bar is not None else None,
