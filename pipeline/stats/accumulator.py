@@ -745,7 +745,15 @@ def apply_status(acc: Accumulator, plan: Plan, member: str, view: dict[str, Any]
     acc.members = members = _entries(acc.members)
     members[member] = MemberStatus(status, reason, user, t, since, view["Media"], view["DoNotDisturb"],
                                        previous)
-    in_m, in_r = flags(plan.stat, status, {"UserData": user, "Reason": reason})
+    stat = plan.stat
+    if stat.filter is None:  # masks only: the same answer for every status of this name
+        cached = plan.masks.get(status)
+        if cached is None:
+            st = stat.stat_type
+            cached = plan.masks[status] = (st.main_mask.matches(status), st.rel_mask.matches(status))
+        in_m, in_r = cached
+    else:
+        in_m, in_r = flags(stat, status, {"UserData": user, "Reason": reason})
     if in_m or in_r:
         acc.open = open_ = _entries(acc.open)
         open_[f"{member}|status"] = Instance(t, status, in_m, in_r)
