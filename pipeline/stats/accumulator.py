@@ -481,20 +481,39 @@ def prune(acc: Accumulator, plan: Plan, now: int) -> int:
     O(1) when nothing left; returns how many of the dropped buckets held something (a value that
     moves only with its window changed only then: an empty bucket leaving changes no value).
     """
-    if acc.oldest is None or plan.kind != "Sliding":
+    oldest = acc.oldest
+    if oldest is None or plan.kind != "Sliding":
         return 0
-    first = plan.window_start(now)
-    if acc.oldest >= first:
+    step = plan.step
+    first = (now // step) * step - plan.reach  # ``plan.window_start(now)``, inlined
+    if oldest >= first:
         return 0
     buckets, total = acc.buckets, acc.total
     held = 0
-    for start in [s for s in buckets if s < first]:
-        gone = buckets.pop(start)
-        if gone.holds_something():
+    # Bucket starts are multiples of the step: the buckets that left are at the steps from the
+    # oldest to the window's start (usually one), or all of them when the clock jumped further.
+    gone_starts = range(oldest, first, step) if first - oldest <= step * len(buckets) else [
+        s for s in buckets if s < first]
+    for start in gone_starts:
+        gone = buckets.pop(start, None)
+        if gone is not None and gone.holds_something():
             total.subtract(gone)
             held += 1
-    acc.oldest = min(buckets, default=None)
+    if not buckets:
+        acc.oldest = None
+        return held
+    start = first  # the new oldest: the first step from the window's start that holds a bucket
+    for _ in range(_OLDEST_SCAN):
+        if start in buckets:
+            acc.oldest = start
+            return held
+        start += step
+    acc.oldest = min(buckets)  # a sparse window: the keys themselves
     return held
+
+
+#: Steps ``prune`` looks through for the new oldest bucket before taking the minimum of the keys.
+_OLDEST_SCAN = 8
 
 
 def bucket_for(acc: Accumulator, plan: Plan, t: int, now: int) -> Bucket | None:

@@ -495,8 +495,8 @@ class StatEngine:
                 candidates = [acc for acc in candidates if acc.oldest is not None and acc.oldest < first]
             prune, notify = acc_ops.prune, self._notify
             for acc in candidates:
-                if first is None or (acc.oldest is not None and acc.oldest < first):
-                    if first is not None and since < at:  # one instant crossed: nothing in between
+                if first is not None and acc.oldest is not None and acc.oldest < first:
+                    if since < at:  # one instant crossed: nothing in between
                         self._leaving(slot, acc, since, at, first, out)
                     if prune(acc, plan, at) == 0 and window_only:
                         continue
