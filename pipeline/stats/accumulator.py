@@ -598,10 +598,13 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
     """A completed matching action (durable End, momentary, retrospective) of duration ``dur`` ms."""
     if not (in_m or in_r):
         return
-    dur = max(0, int(dur))
+    dur = int(dur)
+    if dur < 0:
+        dur = 0
     rng = plan.stat.time_range
     in_range = rng is None or rng.contains(dur / 1000)
-    if plan.kind == "Selection":
+    kind = plan.kind
+    if kind == "Selection":
         keep = plan.selection_keep
         item = Completion(end, dur, start, in_range)
         for flag, rows in ((in_m, acc.selected_main), (in_r, acc.selected_rel)):
@@ -610,7 +613,12 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
                 if len(rows) > keep:
                     del rows[0]
         return
-    bucket = bucket_for(acc, plan, end, now)
+    if kind == "Growing":  # ``bucket_for``, inlined for the most common profile
+        bucket = acc.bucket
+        if bucket is not None and end < bucket.start:
+            bucket = None
+    else:
+        bucket = bucket_for(acc, plan, end, now)
     if bucket is None:
         acc.late += 1
         return
@@ -683,8 +691,18 @@ def flags(stat: Statistic, name: str, attrs_source: dict[str, Any]) -> tuple[boo
     return in_m, in_r
 
 
-def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: str, now: int) -> bool:
-    """DNAction subject: one action instance; returns whether the accumulator changed."""
+def instance_key(action: dict[str, Any], member: str) -> str:
+    """The key of a durable action's instance in ``acc.open``: its Start and End find each other."""
+    interaction, media = action.get("InteractionID") or "", action.get("MediaTypeID") or ""
+    return f"{member}|{action['Action']}|{interaction}|{media}"
+
+
+def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: str, now: int,
+                 key: str | None = None) -> bool:
+    """DNAction subject: one action instance; returns whether the accumulator changed.
+
+    ``key``: the durable action's :func:`instance_key` when the caller has it (the engine makes it
+    once per action for all its statistics)."""
     stat = plan.stat
     media = stat.stat_type.media_types
     if media is not None:
@@ -701,7 +719,8 @@ def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: s
     else:
         in_m, in_r = flags(stat, name, action)
     if kind == "Durable":
-        key = f"{member}|{name}|{action.get('InteractionID') or ''}|{action.get('MediaTypeID') or ''}"
+        if key is None:
+            key = instance_key(action, member)
         if action.get("Phase") == "Start":
             if key in acc.open or not (in_m or in_r):
                 return False

@@ -310,11 +310,14 @@ class StatEngine:
         views: dict[frozenset[str] | None, dict[str, Any]] = {}  # status views of this action, by media
         pending = self._meta["pending_logout"]
         apply_action, apply_status, notify = acc_ops.apply_action, acc_ops.apply_status, self._notify
+        # A durable action's instance key is the same for every statistic: made once here.
+        durable_key = acc_ops.instance_key(action, member) if action.get("Kind") == "Durable" else None
         for slot in slots:
             plan = slot.plan
             objects = slot.objects
             accs = slot.accs
             by_status = plan.by_status
+            session = login_event is not None and plan.kind == "SinceLogin"
             for target_type, target_id, suffix in targets_now if by_status else targets:
                 if target_type not in objects:
                     continue
@@ -322,7 +325,7 @@ class StatEngine:
                 changed = acc is None
                 if changed:
                     acc = self._get_acc(slot, target_type, tenant, target_id, t, now)[0]
-                own = login_event is not None and target_type == otype and plan.kind == "SinceLogin"
+                own = session and target_type == otype
                 if own and acc_ops.pending_logout(acc, plan) is not None and (
                     login_event == "login" or t > acc.logout
                 ):
@@ -337,7 +340,7 @@ class StatEngine:
                         if view is None:
                             view = views[media] = status.status_view(tracker, media)
                         changed = apply_status(acc, plan, member, view, t, now) or changed
-                elif apply_action(acc, plan, action, member, now):
+                elif apply_action(acc, plan, action, member, now, durable_key):
                     changed = True
                 if own and login_event == "logout":
                     acc_ops.logout(acc, t)
@@ -409,7 +412,10 @@ class StatEngine:
                 ):
                     return
         acc.sent, acc.sent_value, acc.sent_state = True, value, state
-        start, end = slot.bounds(acc, now)
+        if slot.plan.kind == "Growing":  # ``slot.bounds``, inlined for the most common profile
+            start, end = acc.bucket.start, None
+        else:
+            start, end = slot.bounds(acc, now)
         out.append({  # ``_record``, inlined
             "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
             "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
