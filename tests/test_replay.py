@@ -215,3 +215,20 @@ def test_the_statistics_file_is_the_reference_encoding_of_every_record(
     assert summary.stats == len(records) > 0
     assert stats.read_bytes() == "".join(to_json(r) + "\n" for r in records).encode("utf-8")
     assert f"statistic records: {len(records)};" in capsys.readouterr().err
+
+
+def test_replay_collects_cycles_less_often_and_restores_the_collector() -> None:
+    """A replay raises the collector's thresholds while it runs (its older generations walk the
+    whole statistics state) and leaves them as they were."""
+    import gc
+
+    from pipeline.replay import _GC_THRESHOLD, iter_source, replay
+    from pipeline.stats.config import load_config
+
+    name = "chat-offers-and-readiness"
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    replay(iter_source(scenario(f"{name}.events.jsonl")), load_config(scenario(f"{name}.stats.yaml")),
+           on_stat=lambda rec: seen.append(gc.get_threshold()), wall_ms=None)
+    assert seen and set(seen) == {_GC_THRESHOLD} != {before}
+    assert gc.get_threshold() == before
