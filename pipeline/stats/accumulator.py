@@ -95,6 +95,7 @@ class Plan:
     reach: int  # Sliding: from the current bucket's start back to the window's start (ms)
     masks: dict[str, tuple[bool, bool]]  # action name → (matches M, matches R), filled as names come
     current: list[int]  # Growing: [start, end) of the interval last asked for (``interval_start``)
+    fresh: list[Bucket]  # Growing: the shared empty bucket of the current interval (``fresh_bucket``)
 
     def window_start(self, t: int) -> int:
         """Sliding: the start of the window at ``t`` (``profiles.window_start``, precomputed)."""
@@ -117,6 +118,7 @@ def compile_plan(stat: Statistic) -> Plan:
         reach=(profiles.bucket_count(stat.profile) - 1) * profiles.step_ms(stat.profile),
         masks={},
         current=[],
+        fresh=[],
     )
 
 
@@ -323,6 +325,13 @@ def _entries(entries: dict) -> dict:
     return {} if entries is NO_ENTRIES else entries
 
 
+def _same_sums(a: Bucket, b: object) -> bool:
+    """Equality of a shared read-only bucket with any bucket: the same fields (a dataclass's own
+    ``__eq__`` wants the same class, and an accumulator holding the shared one equals one holding
+    an equal bucket of its own)."""
+    return isinstance(b, Bucket) and all(getattr(a, f) == getattr(b, f) for f in Bucket.__slots__)
+
+
 class _NoSums(Bucket):
     """The one shared running total of every Sliding accumulator that holds no bucket yet.
 
@@ -341,6 +350,9 @@ class _NoSums(Bucket):
     def __copy__(self) -> _NoSums:
         return self
 
+    __eq__ = _same_sums
+    __hash__ = None  # type: ignore[assignment]
+
     def __deepcopy__(self, memo: dict) -> _NoSums:
         return self
 
@@ -352,6 +364,52 @@ def _no_sums() -> Bucket:
 
 
 NO_SUMS: Bucket = _no_sums()
+
+
+class _FreshBucket(Bucket):
+    """The one shared new interval of a Growing statistic, for every accumulator that holds nothing
+    in it yet.
+
+    A Growing accumulator starts with an empty bucket for the current interval, and most stay
+    empty all day (a Rejected or Revoked of an agent): 144 bytes each, 89 MB for the 620,000
+    Growing accumulators of 10,000 agents. Every write to an interval's sums goes through
+    :func:`bucket_for` (or ``accrue``), which gives the accumulator a bucket of its own first
+    (:func:`_own_bucket`); any other write raises instead of changing every accumulator's sums.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError("the shared new interval of a Growing statistic cannot be written to")
+
+    def __copy__(self) -> _FreshBucket:
+        return self
+
+    __eq__ = _same_sums
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict) -> _FreshBucket:
+        return self
+
+
+def fresh_bucket(plan: Plan, start: int) -> Bucket:
+    """The shared empty interval starting at ``start`` (CurrentNumber 0 all along) of this plan."""
+    held = plan.fresh
+    if held and held[0].start == start:
+        return held[0]
+    bucket = Bucket(start, max_current=0, min_current=0)
+    bucket.__class__ = _FreshBucket  # the same slots: a read-only view of a new interval
+    held[:] = [bucket]
+    return bucket
+
+
+def _own_bucket(acc: Accumulator) -> Bucket:
+    """``acc.bucket`` as a bucket of its own (a copy of the shared new interval, if it held that)."""
+    bucket = acc.bucket
+    if bucket.__class__ is _FreshBucket:
+        bucket = acc.bucket = Bucket(bucket.start, max_current=bucket.max_current,
+                                     min_current=bucket.min_current)
+    return bucket
 
 
 @dataclass(slots=True)
@@ -508,7 +566,7 @@ def new_accumulator(plan: Plan, object_type: str, tenant: str, object_id: str, s
     acc = accumulator_class(plan)(object_type, tenant, object_id, seen, accrued_to=seen)
     kind = plan.kind
     if kind == "Growing":
-        acc.bucket = Bucket(interval_start(plan, clock), max_current=0, min_current=0)
+        acc.bucket = fresh_bucket(plan, interval_start(plan, clock))  # its own at the first write
     elif kind == "Sliding":
         acc.buckets, acc.total = NO_ENTRIES, NO_SUMS  # its own at the first bucket (``_sliding_bucket``)
     elif kind == "Selection":
@@ -569,6 +627,8 @@ def bucket_for(acc: Accumulator, plan: Plan, t: int, now: int) -> Bucket | None:
         return None
     if plan.kind == "SinceLogin" and (acc.closed or (acc.logout is not None and t > acc.logout)):
         return None
+    if bucket.__class__ is _FreshBucket:  # the caller writes to it: a bucket of its own first
+        return _own_bucket(acc)
     return bucket
 
 
@@ -606,8 +666,8 @@ def accrue(acc: Accumulator, plan: Plan, to_t: int, now: int) -> None:
         return
     end = to_t if plan.kind != "SinceLogin" or acc.logout is None else min(to_t, acc.logout)
     begin = max(tl, bucket.start)
-    if end > begin:
-        bucket.area += n * (end - begin)
+    if end > begin and n:
+        _own_bucket(acc).area += n * (end - begin)
 
 
 def change_count(acc: Accumulator, plan: Plan, t: int, delta: int, now: int) -> None:
@@ -874,7 +934,8 @@ def close_session(acc: Accumulator, plan: Plan, now: int) -> None:
 def reset(acc: Accumulator, plan: Plan, at: int, now: int) -> None:
     """Growing: close the interval at ``at`` and start the next one at zero."""
     accrue(acc, plan, at, now)
-    acc.bucket = Bucket(at, max_current=acc.count, min_current=acc.count)
+    acc.bucket = fresh_bucket(plan, at) if acc.count == 0 else Bucket(at, max_current=acc.count,
+                                                                        min_current=acc.count)
 
 
 # -------------------------------------------------------------------------------------------- merge
@@ -961,7 +1022,7 @@ def adopt_timeline(acc: Accumulator, whole: Accumulator, plan: Plan, at: int) ->
         if acc.total is not NO_SUMS:  # the shared empty total's area is 0 already
             acc.total.area = sum(b.area for b in acc.buckets.values())
     elif acc.bucket is not None and whole.bucket is not None:
-        b, w = acc.bucket, whole.bucket
+        b, w = _own_bucket(acc), whole.bucket
         b.area, b.max_current, b.min_current = w.area, w.max_current, w.min_current
     acc.continuous_since = whole.continuous_since
     acc.continuous_lost = whole.continuous_lost
