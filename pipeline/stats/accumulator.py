@@ -826,6 +826,8 @@ def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: s
                 change_count(acc, plan, t, +1, now)
             return True
         inst = acc.open.pop(key, None)
+        if not acc.open:  # a dict emptied keeps its table (232 bytes): back to the shared empty one
+            acc.open = NO_ENTRIES
         if inst is not None and inst.main:
             change_count(acc, plan, t, -1, now)
         start, dur = _start_and_duration(action, t, inst.start if inst else None)
@@ -892,6 +894,8 @@ def _end_status(acc: Accumulator, plan: Plan, member: str, t: int, now: int) -> 
     inst = acc.open.pop(f"{member}|status", None)
     if inst is None:
         return
+    if not acc.open:  # as in ``apply_action``: an emptied dict back to the shared empty one
+        acc.open = NO_ENTRIES
     if inst.main:
         change_count(acc, plan, t, -1, now)
     if t > inst.start:
@@ -906,6 +910,8 @@ def remove_member(acc: Accumulator, plan: Plan, member: str, t: int, now: int) -
         changed = True
     for key in sorted(k for k in acc.open if k.startswith(member + "|")):
         inst = acc.open.pop(key)
+        if not acc.open:
+            acc.open = NO_ENTRIES
         if inst.main:
             change_count(acc, plan, t, -1, now)
         complete(acc, plan, t, max(0, t - inst.start), inst.start, inst.main, inst.rel, now)
