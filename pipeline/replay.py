@@ -9,6 +9,7 @@ the same final statistic values (records.md, "Offline replay").
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sys
 import time
@@ -23,7 +24,7 @@ from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import build_dead_letter
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
-from pipeline.records.jsonlines import encode_line
+from pipeline.records.jsonlines import encode_line, encode_stat_line
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import Config, ConfigError, load_config
@@ -118,6 +119,45 @@ def replay(
     hops between partitions delivered in a random interleaving when ``interleave`` is given; the
     statistic values are the same. Stage 3's late records are then not reported.
     """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLD)
+    try:
+        return _replay(source, config, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
+                       on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
+                       future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
+                       stats_partitions=stats_partitions, merge_partitions=merge_partitions,
+                       interleave=interleave)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+#: The cyclic collector's thresholds during a replay. With the default (700 allocations) a replay
+#: of 2,000 agents ran 2,086 collections, and the older generations' ones walk the whole statistics
+#: state (hundreds of thousands of accumulators and buckets): 17 % of its time (4.7 s of 27.5 s), 6 %
+#: at 200 agents. The state and the records are freed by reference counting, not by the collector,
+#: so collecting every 50,000 allocations costs nothing in memory (peak RSS 314 MB → 316 MB) and
+#: brought it to 4 % (23 collections).
+_GC_THRESHOLD = (50_000, 20, 10)
+
+
+def _replay(
+    source: Iterable[tuple[int, bytes | dict]],
+    config: Config,
+    *,
+    until_ms: int | None,
+    on_action: Sink | None,
+    on_stat: Sink | None,
+    on_dead_letter: Sink | None,
+    source_name: str,
+    progress: Callable[[int], None] | None,
+    future_tolerance_ms: int | None,
+    wall_ms: int | None,
+    on_late: Sink | None,
+    stats_partitions: int,
+    merge_partitions: int,
+    interleave: random.Random | None,
+) -> ReplaySummary:
+    """:func:`replay` under the collector thresholds set there."""
     summary = ReplaySummary()
     started = time.perf_counter()
     driver = CoreDriver(config.capacity)
@@ -132,7 +172,12 @@ def replay(
     watched = stage3 if isinstance(stage3, OrderedStats) else None
     watch_replay(driver.buffer, watched, on_late, lambda: clock)  # late records (<prefix>.late's)
 
+    write_all = getattr(on_stat, "write_all", None)
+
     def to_stats(records: Iterable[dict]) -> None:
+        if write_all is not None:  # a LineSink: one loop, no call per record
+            summary.stats += write_all(records)
+            return
         for rec in records:
             summary.stats += 1
             on_stat(rec)
@@ -183,9 +228,7 @@ def replay(
     emit_actions(driver.flush())
     if stage3 is not None:
         to_stats(stage3.iter_flush())
-        for rec in stage3.iter_finals(until_ms if until_ms is not None else clock):
-            summary.stats += 1
-            on_stat(rec)
+        to_stats(stage3.iter_finals(until_ms if until_ms is not None else clock))
     summary.counters.update(driver.counters)
     summary.anomalies.update(driver.anomalies)
     summary.seconds = time.perf_counter() - started
@@ -263,12 +306,35 @@ def _open_out(path: Path | None) -> IO[bytes] | None:
     return path.open("wb", buffering=_OUT_BUFFER)
 
 
-def _writer(fh: IO[bytes] | None) -> Sink | None:
-    """Each record serialised once, straight to bytes (``pipeline.records.jsonlines``)."""
-    if fh is None:
-        return None
-    write = fh.write
-    return lambda rec: write(encode_line(rec))
+class LineSink:
+    """A sink writing each record as one JSON line (``pipeline.records.jsonlines``), serialised once.
+
+    ``write_all`` writes a whole batch in one loop: a replay writes hundreds of thousands of
+    statistic records, and a Python call per record was a visible part of its time.
+    """
+
+    __slots__ = ("_write", "_encode")
+
+    def __init__(self, fh: IO[bytes], encode: Callable[[dict], bytes] = encode_line) -> None:
+        self._write, self._encode = fh.write, encode
+
+    def __call__(self, record: dict) -> None:
+        self._write(self._encode(record))
+
+    def write_all(self, records: Iterable[dict]) -> int:
+        """Write every record; returns how many."""
+        write, encode = self._write, self._encode
+        n = 0
+        for record in records:
+            write(encode(record))
+            n += 1
+        return n
+
+
+def _writer(fh: IO[bytes] | None, encode: Callable[[dict], bytes] = encode_line) -> Sink | None:
+    """Each record serialised once, straight to bytes (statistic records by the writer for their
+    known layout, ``jsonlines.encode_stat_line``)."""
+    return None if fh is None else LineSink(fh, encode)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -325,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             until_ms=until_ms,
             on_action=_writer(actions_fh),
-            on_stat=_writer(stats_fh) if stats_fh is not None else None,
+            on_stat=_writer(stats_fh, encode_stat_line) if stats_fh is not None else None,
             on_dead_letter=dead_sink,
             source_name=str(args.events),
             progress=bar.update if bar is not None else None,

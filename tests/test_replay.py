@@ -192,3 +192,43 @@ def test_replay_with_statistics_is_deterministic_across_hash_seeds(
     records = json.loads(here)
     assert len(records["actions"]) > 300 and len(records["stats"]) > 1000
     assert {"GroupAgents", "GroupPlaces"} <= {r["ObjectType"] for r in records["stats"]}
+
+
+def test_the_statistics_file_is_the_reference_encoding_of_every_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The statistic lines are written by their own writer in batches (``LineSink``): the file holds
+    ``codec.to_json`` of every record replay produces, in order, and the summary counts them all."""
+    from pipeline.records.codec import to_json
+    from pipeline.replay import iter_source, replay
+    from pipeline.stats.config import load_config
+
+    name = "chat-offers-and-readiness"
+    config = scenario(f"{name}.stats.yaml")
+    stats = tmp_path / "stats.jsonl"
+    rc = main(["replay", str(scenario(f"{name}.events.jsonl")), "--config", str(config),
+               "--stats-out", str(stats)])
+    assert rc == 0
+    records: list[dict] = []
+    summary = replay(iter_source(scenario(f"{name}.events.jsonl")), load_config(config),
+                     on_stat=records.append, wall_ms=None)
+    assert summary.stats == len(records) > 0
+    assert stats.read_bytes() == "".join(to_json(r) + "\n" for r in records).encode("utf-8")
+    assert f"statistic records: {len(records)};" in capsys.readouterr().err
+
+
+def test_replay_collects_cycles_less_often_and_restores_the_collector() -> None:
+    """A replay raises the collector's thresholds while it runs (its older generations walk the
+    whole statistics state) and leaves them as they were."""
+    import gc
+
+    from pipeline.replay import _GC_THRESHOLD, iter_source, replay
+    from pipeline.stats.config import load_config
+
+    name = "chat-offers-and-readiness"
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    replay(iter_source(scenario(f"{name}.events.jsonl")), load_config(scenario(f"{name}.stats.yaml")),
+           on_stat=lambda rec: seen.append(gc.get_threshold()), wall_ms=None)
+    assert seen and set(seen) == {_GC_THRESHOLD} != {before}
+    assert gc.get_threshold() == before

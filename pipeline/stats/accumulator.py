@@ -611,20 +611,39 @@ def prune(acc: Accumulator, plan: Plan, now: int) -> int:
     O(1) when nothing left; returns how many of the dropped buckets held something (a value that
     moves only with its window changed only then: an empty bucket leaving changes no value).
     """
-    if acc.oldest is None or plan.kind != "Sliding":
+    oldest = acc.oldest
+    if oldest is None or plan.kind != "Sliding":
         return 0
-    first = plan.window_start(now)
-    if acc.oldest >= first:
+    step = plan.step
+    first = (now // step) * step - plan.reach  # ``plan.window_start(now)``, inlined
+    if oldest >= first:
         return 0
     buckets, total = acc.buckets, acc.total
     held = 0
-    for start in [s for s in buckets if s < first]:
-        gone = buckets.pop(start)
-        if gone.holds_something():
+    # Bucket starts are multiples of the step: the buckets that left are at the steps from the
+    # oldest to the window's start (usually one), or all of them when the clock jumped further.
+    gone_starts = range(oldest, first, step) if first - oldest <= step * len(buckets) else [
+        s for s in buckets if s < first]
+    for start in gone_starts:
+        gone = buckets.pop(start, None)
+        if gone is not None and gone.holds_something():
             total.subtract(gone)
             held += 1
-    acc.oldest = min(buckets, default=None)
+    if not buckets:
+        acc.oldest = None
+        return held
+    start = first  # the new oldest: the first step from the window's start that holds a bucket
+    for _ in range(_OLDEST_SCAN):
+        if start in buckets:
+            acc.oldest = start
+            return held
+        start += step
+    acc.oldest = min(buckets)  # a sparse window: the keys themselves
     return held
+
+
+#: Steps ``prune`` looks through for the new oldest bucket before taking the minimum of the keys.
+_OLDEST_SCAN = 8
 
 
 def bucket_for(acc: Accumulator, plan: Plan, t: int, now: int) -> Bucket | None:
@@ -711,10 +730,13 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
     """A completed matching action (durable End, momentary, retrospective) of duration ``dur`` ms."""
     if not (in_m or in_r):
         return
-    dur = max(0, int(dur))
+    dur = int(dur)
+    if dur < 0:
+        dur = 0
     rng = plan.stat.time_range
     in_range = rng is None or rng.contains(dur / 1000)
-    if plan.kind == "Selection":
+    kind = plan.kind
+    if kind == "Selection":
         keep = plan.selection_keep
         item = Completion(end, dur, start, in_range)
         for flag, rows in ((in_m, acc.selected_main), (in_r, acc.selected_rel)):
@@ -723,7 +745,12 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
                 if len(rows) > keep:
                     del rows[0]
         return
-    bucket = bucket_for(acc, plan, end, now)
+    if kind == "Growing":  # ``bucket_for``, inlined for the most common profile
+        bucket = acc.bucket
+        if bucket is not None and end < bucket.start:
+            bucket = None
+    else:
+        bucket = bucket_for(acc, plan, end, now)
     if bucket is None:
         acc.late += 1
         return
@@ -796,8 +823,18 @@ def flags(stat: Statistic, name: str, attrs_source: dict[str, Any]) -> tuple[boo
     return in_m, in_r
 
 
-def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: str, now: int) -> bool:
-    """DNAction subject: one action instance; returns whether the accumulator changed."""
+def instance_key(action: dict[str, Any], member: str) -> str:
+    """The key of a durable action's instance in ``acc.open``: its Start and End find each other."""
+    interaction, media = action.get("InteractionID") or "", action.get("MediaTypeID") or ""
+    return f"{member}|{action['Action']}|{interaction}|{media}"
+
+
+def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: str, now: int,
+                 key: str | None = None) -> bool:
+    """DNAction subject: one action instance; returns whether the accumulator changed.
+
+    ``key``: the durable action's :func:`instance_key` when the caller has it (the engine makes it
+    once per action for all its statistics)."""
     stat = plan.stat
     media = stat.stat_type.media_types
     if media is not None:
@@ -814,7 +851,8 @@ def apply_action(acc: Accumulator, plan: Plan, action: dict[str, Any], member: s
     else:
         in_m, in_r = flags(stat, name, action)
     if kind == "Durable":
-        key = f"{member}|{name}|{action.get('InteractionID') or ''}|{action.get('MediaTypeID') or ''}"
+        if key is None:
+            key = instance_key(action, member)
         if action.get("Phase") == "Start":
             if key in acc.open or not (in_m or in_r):
                 return False
@@ -881,7 +919,15 @@ def apply_status(acc: Accumulator, plan: Plan, member: str, view: dict[str, Any]
     acc.members = members = _entries(acc.members)
     members[member] = MemberStatus(status, reason, user, t, since, view["Media"], view["DoNotDisturb"],
                                        previous)
-    in_m, in_r = flags(plan.stat, status, {"UserData": user, "Reason": reason})
+    stat = plan.stat
+    if stat.filter is None:  # masks only: the same answer for every status of this name
+        cached = plan.masks.get(status)
+        if cached is None:
+            st = stat.stat_type
+            cached = plan.masks[status] = (st.main_mask.matches(status), st.rel_mask.matches(status))
+        in_m, in_r = cached
+    else:
+        in_m, in_r = flags(stat, status, {"UserData": user, "Reason": reason})
     if in_m or in_r:
         acc.open = open_ = _entries(acc.open)
         open_[sys.intern(f"{member}|status")] = shared_instance(t, status, in_m, in_r)

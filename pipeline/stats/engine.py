@@ -310,11 +310,14 @@ class StatEngine:
         views: dict[frozenset[str] | None, dict[str, Any]] = {}  # status views of this action, by media
         pending = self._meta["pending_logout"]
         apply_action, apply_status, notify = acc_ops.apply_action, acc_ops.apply_status, self._notify
+        # A durable action's instance key is the same for every statistic: made once here.
+        durable_key = acc_ops.instance_key(action, member) if action.get("Kind") == "Durable" else None
         for slot in slots:
             plan = slot.plan
             objects = slot.objects
             accs = slot.accs
             by_status = plan.by_status
+            session = login_event is not None and plan.kind == "SinceLogin"
             for target_type, target_id, suffix in targets_now if by_status else targets:
                 if target_type not in objects:
                     continue
@@ -322,7 +325,7 @@ class StatEngine:
                 changed = acc is None
                 if changed:
                     acc = self._get_acc(slot, target_type, tenant, target_id, t, now)[0]
-                own = login_event is not None and target_type == otype and plan.kind == "SinceLogin"
+                own = session and target_type == otype
                 if own and acc_ops.pending_logout(acc, plan) is not None and (
                     login_event == "login" or t > acc.logout
                 ):
@@ -337,7 +340,7 @@ class StatEngine:
                         if view is None:
                             view = views[media] = status.status_view(tracker, media)
                         changed = apply_status(acc, plan, member, view, t, now) or changed
-                elif apply_action(acc, plan, action, member, now):
+                elif apply_action(acc, plan, action, member, now, durable_key):
                     changed = True
                 if own and login_event == "logout":
                     acc_ops.logout(acc, t)
@@ -409,7 +412,10 @@ class StatEngine:
                 ):
                     return
         acc.sent, acc.sent_value, acc.sent_state = True, value, state
-        start, end = slot.bounds(acc, now)
+        if slot.plan.kind == "Growing":  # ``slot.bounds``, inlined for the most common profile
+            start, end = acc.bucket.start, None
+        else:
+            start, end = slot.bounds(acc, now)
         out.append({  # ``_record``, inlined
             "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
             "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
@@ -483,22 +489,24 @@ class StatEngine:
             due["tick"] = notification.next_tick(stat, now)
         if due["check"] is not None and due["check"] <= now:
             at = max(floor, notification.last_check(stat, due["check"], now))
-            accs, plan, idle_at_zero = slot.accs, slot.plan, slot.idle_at_zero
+            plan, window_only = slot.plan, slot.window_only
             first = plan.window_start(at) if plan.kind == "Sliding" else None
             since = due["check"]  # the first instant not looked at yet
-            for suffix in slot.order:
-                acc = accs[suffix]
-                if idle_at_zero and acc.count == 0:
-                    continue  # nothing open: the value is 0, as when it was last looked at
-                if first is not None and (acc.oldest is None or acc.oldest >= first):
-                    if slot.window_only:
-                        continue  # nothing left the window: the value cannot have moved
-                else:
-                    if first is not None:
+            # Most objects are skipped (nothing open, nothing left the window): those tests first, in
+            # one comprehension, then the rest in key order (each object's records are its own).
+            candidates: Any = map(slot.accs.__getitem__, slot.order)
+            if slot.idle_at_zero:  # nothing open: the value is 0, as when it was last looked at
+                candidates = [acc for acc in candidates if acc.count != 0]
+            if first is not None and window_only:  # nothing left the window: the value cannot move
+                candidates = [acc for acc in candidates if acc.oldest is not None and acc.oldest < first]
+            prune, notify = acc_ops.prune, self._notify
+            for acc in candidates:
+                if first is not None and acc.oldest is not None and acc.oldest < first:
+                    if since < at:  # one instant crossed: nothing in between
                         self._leaving(slot, acc, since, at, first, out)
-                    if acc_ops.prune(acc, plan, at) == 0 and slot.window_only:
+                    if prune(acc, plan, at) == 0 and window_only:
                         continue
-                self._notify(slot, acc, at, out, emitted_at=at)
+                notify(slot, acc, at, out, at)
             due["check"] = notification.next_check(stat, now)
 
     def _leaving(self, slot: _Slot, acc: Accumulator, since: int, at: int, first: int,
