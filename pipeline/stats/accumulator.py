@@ -749,6 +749,8 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
         bucket = acc.bucket
         if bucket is not None and end < bucket.start:
             bucket = None
+        elif bucket.__class__ is _FreshBucket:  # the shared new interval: one of its own first
+            bucket = _own_bucket(acc)
     else:
         bucket = bucket_for(acc, plan, end, now)
     if bucket is None:
