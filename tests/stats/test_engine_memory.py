@@ -1,4 +1,5 @@
-"""What keeps a large replay's memory bounded: shared empty entries, Finals one at a time."""
+"""What keeps a large replay's memory bounded: shared empty entries, windows and intervals, shared
+ongoing instances, Finals one at a time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sys
 
 import pytest
 
-from pipeline.stats.accumulator import NO_ENTRIES
+from pipeline.stats.accumulator import NO_ENTRIES, NO_SUMS, Bucket
 from pipeline.stats.engine import StatEngine
-from tests.stats.engine_builders import act, config, durable, feed, sliding, stat
+from tests.stats.engine_builders import act, config, durable, feed, final_value, sliding, stat
 
 
 def _engine() -> StatEngine:
@@ -90,3 +91,77 @@ def test_accumulators_of_one_object_share_its_key_and_names() -> None:
         keys = [next(k for k in slot.accs if k == "Agent/t1/a1") for slot in eng._slots]
         assert all(a.object_id is accs[0].object_id and a.tenant is accs[0].tenant for a in accs)
         assert all(k is keys[0] for k in keys)
+
+
+def _two_profiles() -> StatEngine:
+    return StatEngine(config(
+        stat("TotalNumber", ["Accepted"], name="Accepted"),
+        stat("TotalNumber", ["Rejected"], name="Rejected"),
+        stat("TotalNumber", ["Accepted"], name="AcceptedLastHour", profile=sliding(3600, 60)),
+        stat("TotalNumber", ["Rejected"], name="RejectedLastHour", profile=sliding(3600, 60)),
+    ))
+
+
+def test_sliding_accumulators_share_an_empty_window_until_their_first_bucket() -> None:
+    engine = _two_profiles()
+    feed(engine, [act("Accepted", 1), act("Accepted", 2, obj=("Agent", "a2"))])
+    empty = engine._by_name["RejectedLastHour"].accs["Agent/t1/a1"]
+    held = engine._by_name["AcceptedLastHour"].accs["Agent/t1/a1"]
+    assert empty.buckets is NO_ENTRIES and empty.total is NO_SUMS and empty.oldest is None
+    assert copy.deepcopy(empty).total is NO_SUMS
+    with pytest.raises(TypeError):
+        empty.total.number_main += 1  # a write that every empty window would share is refused
+    assert held.total is not NO_SUMS and held.total.number_main == 1 and len(held.buckets) == 1
+    assert NO_SUMS == Bucket(0) and Bucket(0) == NO_SUMS
+    feed(engine, [act("Rejected", 3)])  # the first bucket: a window and totals of its own
+    assert empty.total is not NO_SUMS and empty.total.number_main == 1
+    assert engine._by_name["RejectedLastHour"].accs["Agent/t1/a2"].total is NO_SUMS
+    assert NO_SUMS.number_main == 0
+    assert final_value(engine, 10, "RejectedLastHour", ("Agent", "a2")) == 0
+    assert final_value(engine, 10, "RejectedLastHour") == 1
+
+
+def test_sliding_buckets_of_one_step_share_its_start() -> None:
+    engine = _two_profiles()
+    feed(engine, [act("Accepted", 1), act("Accepted", 2, obj=("Agent", "a2"))])
+    slot = engine._by_name["AcceptedLastHour"]
+    (one,), (two,) = (slot.accs[k].buckets for k in ("Agent/t1/a1", "Agent/t1/a2"))
+    assert one == two and one is two  # one int object for the step, not one per bucket
+
+
+def test_growing_accumulators_share_the_empty_interval_until_their_first_contribution() -> None:
+    engine = _two_profiles()
+    feed(engine, [act("Accepted", 1), act("Rejected", 2, obj=("Agent", "a2")),
+                  act("Accepted", 3, obj=("Agent", "a3"))])
+    accepted, rejected = engine._by_name["Accepted"], engine._by_name["Rejected"]
+    fresh = rejected.accs["Agent/t1/a1"].bucket
+    assert fresh is rejected.accs["Agent/t1/a3"].bucket is not rejected.accs["Agent/t1/a2"].bucket
+    assert accepted.accs["Agent/t1/a2"].bucket is not fresh  # one shared interval per statistic
+    with pytest.raises(TypeError):
+        fresh.number_main = 1
+    assert fresh == Bucket(fresh.start, max_current=0, min_current=0) and fresh.number_main == 0
+    assert accepted.accs["Agent/t1/a1"].bucket.number_main == 1
+    assert rejected.accs["Agent/t1/a2"].bucket.number_main == 1
+    assert copy.deepcopy(rejected.accs["Agent/t1/a1"]).bucket is fresh
+    restored = _two_profiles()
+    restored.import_state(engine.export_state())
+    more = [act("Rejected", 5), act("Accepted", 6, obj=("Agent", "a2"))]
+    assert feed(restored, copy.deepcopy(more)) == feed(engine, copy.deepcopy(more))
+    assert restored.export_state() == engine.export_state()
+    assert final_value(engine, 10, "Rejected") == 1
+    assert final_value(engine, 10, "Accepted", ("Agent", "a2")) == 1
+
+
+def test_ongoing_instances_and_their_keys_are_shared_between_accumulators() -> None:
+    engine = StatEngine(config(
+        stat("CurrentNumber", ["HandlingInbound"], name="InHand", objects=("Agent", "Tenant")),
+        stat("TotalTime", ["HandlingInbound"], name="HandleTime", objects=("Agent", "Tenant")),
+    ))
+    feed(engine, [*durable("HandlingInbound", 2, iid="i1")])
+    opens = [slot.accs[suffix].open for slot in engine._slots for suffix in ("Agent/t1/a1", "Tenant/t1/t1")]
+    keys = [next(iter(o)) for o in opens]
+    assert all(len(o) == 1 for o in opens)
+    assert all(k is keys[0] for k in keys) and all(o[keys[0]] is opens[0][keys[0]] for o in opens)
+    feed(engine, [act("HandlingInbound", 9, "End", iid="i1", dur=7)])
+    assert all(slot.accs["Agent/t1/a1"].open is NO_ENTRIES for slot in engine._slots)  # emptied: shared again
+    assert final_value(engine, 10, "HandleTime") == 7
