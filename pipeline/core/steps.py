@@ -363,6 +363,9 @@ class AgentStep:
             self.marks.update(wrapped["From"], wrapped["Time"], now)
             self.table.put(MARKS_KEY, self.marks.marks())  # written with the states it covers
             released, done, mark = [], [offset], None
+        elif kind == "hold":  # stage 1: that partition has input unread (Watermarks.hold)
+            self.marks.hold(wrapped["From"], now)
+            released, done, mark = [], [offset], None
         elif self._applied(wrapped):
             # Applied before a crash or a move (its source is in the agent's state): finished at
             # once, neither held nor reported late.
@@ -410,7 +413,7 @@ class AgentStep:
         if wrapped["Kind"] == "watermark":
             buffer.observe(wrapped["Time"])
             released = buffer.ready()
-        elif wrapped["Kind"] == "tick":
+        elif wrapped["Kind"] in ("tick", "hold"):
             released = []
         else:
             item = wrapped["Item"]
