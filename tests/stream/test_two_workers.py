@@ -125,6 +125,8 @@ def run_two_workers(kafka_bootstrap: str, tmp_path: Path) -> dict[str, int]:
     return figures
 
 
+@pytest.mark.slow
+@pytest.mark.soak  # `make test` covers a join with the scale-out test (a second worker at about 30 %)
 def test_a_second_worker_joining_mid_backlog_loses_nothing_and_counts_once(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -132,7 +134,7 @@ def test_a_second_worker_joining_mid_backlog_loses_nothing_and_counts_once(
 
 
 @pytest.mark.slow
-@pytest.mark.soak  # a loop: `pytest -m soak` (left out of `make test`, which runs the test above once)
+@pytest.mark.soak  # a loop: `pytest -m soak`, with the test above
 @pytest.mark.parametrize("run", range(3))
 def test_a_second_worker_joining_mid_backlog_again_and_again(
     kafka_bootstrap: str, tmp_path: Path, run: int
