@@ -363,9 +363,6 @@ class AgentStep:
             self.marks.update(wrapped["From"], wrapped["Time"], now)
             self.table.put(MARKS_KEY, self.marks.marks())  # written with the states it covers
             released, done, mark = [], [offset], None
-        elif kind == "hold":  # stage 1: that partition has input unread (Watermarks.hold)
-            self.marks.hold(wrapped["From"], now)
-            released, done, mark = [], [offset], None
         elif self._applied(wrapped):
             # Applied before a crash or a move (its source is in the agent's state): finished at
             # once, neither held nor reported late.
@@ -413,7 +410,7 @@ class AgentStep:
         if wrapped["Kind"] == "watermark":
             buffer.observe(wrapped["Time"])
             released = buffer.ready()
-        elif wrapped["Kind"] in ("tick", "hold"):
+        elif wrapped["Kind"] == "tick":
             released = []
         else:
             item = wrapped["Item"]
