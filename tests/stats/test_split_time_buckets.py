@@ -27,9 +27,12 @@ PLAN = acc_ops.compile_plan(
 )
 
 
-def _plain_split_bucket(acc: acc_ops.Accumulator, start: int) -> Bucket:
+def _plain_split_bucket(acc: acc_ops.Accumulator, start: int, time_main: int, time_rel: int) -> Bucket:
     """The plain definition: a split time goes to a full bucket, as any other write does."""
-    return acc_ops._sliding_bucket(acc, start, None)
+    bucket = acc_ops._sliding_bucket(acc, start, None)
+    bucket.time_main += time_main
+    bucket.time_rel += time_rel
+    return bucket
 
 
 def _observed(acc: acc_ops.Accumulator) -> tuple:
@@ -71,6 +74,9 @@ def test_a_long_completion_leaves_its_earlier_steps_as_split_time_until_a_count_
     assert kinds == {at(0): SplitTime, at(60): SplitTime, at(120): SplitTime, at(180): SplitTime,
                      at(240): Bucket}
     assert acc.buckets[at(60)].time_main == 60_000 and acc.buckets[at(0)].time_rel == 10_000
+    # one int object for a bucket's two times, and the plan's step for every whole step
+    assert acc.buckets[at(0)].time_main is acc.buckets[at(0)].time_rel
+    assert acc.buckets[at(60)].time_main is acc.buckets[at(120)].time_rel is PLAN.step
     assert acc.total.time_main == 240_000 and acc.total.number_main == 1
     with pytest.raises(AttributeError):
         acc.buckets[at(60)].number_main = 1  # no slot: any other write goes through _sliding_bucket
