@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import sys
 from dataclasses import dataclass
+from math import copysign
 from typing import Any, NamedTuple
 
 from pipeline.records.keys import object_key
@@ -448,6 +449,21 @@ def _own_bucket(acc: Accumulator) -> Bucket:
         bucket = acc.bucket = Bucket(bucket.start, max_current=bucket.max_current,
                                      min_current=bucket.min_current)
     return bucket
+
+
+#: The value 0.0 an accumulator keeps as sent (``kept_value``).
+ZERO = 0.0
+
+
+def kept_value(value: float | None) -> float | None:
+    """``value`` as an accumulator keeps it as sent: a positive zero as the one shared :data:`ZERO`.
+
+    Every value computed is a new float (32 bytes), and about half of the million accumulators of
+    10,000 agents last sent 0.0 (a count or a time of nothing yet). The record sent keeps the value
+    computed; a negative zero is kept as it is (equal, but written ``-0.0``)."""
+    if value == 0.0 and value.__class__ is float and copysign(1.0, value) == 1.0:
+        return ZERO
+    return value
 
 
 @dataclass(slots=True)

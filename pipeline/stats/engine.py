@@ -413,7 +413,7 @@ class StatEngine:
                     value == last or abs(value - last) < slot.insensitivity
                 ):
                     return
-        acc.sent, acc.sent_value, acc.sent_state = True, value, state
+        acc.sent, acc.sent_value, acc.sent_state = True, acc_ops.kept_value(value), state
         if slot.plan.kind == "Growing":  # ``slot.bounds``, inlined for the most common profile
             start, end = acc.bucket.start, None
         else:
