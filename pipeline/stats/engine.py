@@ -37,6 +37,7 @@ from pipeline.stats import categories, notification, profiles, status
 from pipeline.stats.accumulator import Accumulator, Plan
 from pipeline.stats.config import Config
 from pipeline.stats.model import OBJECT_TYPES, Groups, Statistic
+from pipeline.stats.rows import Row, as_record, as_records, iter_records, line_parts
 
 STATE_VERSION = 2
 
@@ -77,7 +78,7 @@ class _Slot:
 
     __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
                  "objects", "idle_at_zero", "changes", "insensitivity", "bounds", "name", "stat_type",
-                 "category", "profile", "unit")
+                 "category", "profile", "unit", "line")
 
     def __init__(self, stat: Statistic) -> None:
         self.stat = stat
@@ -101,6 +102,7 @@ class _Slot:
         self.name, self.stat_type = template["Statistic"], template["StatType"]
         self.category = template["Category"]
         self.profile, self.unit = template["TimeProfile"], template["Unit"]
+        self.line = line_parts(self.name, self.stat_type, self.category, self.profile, self.unit)
 
     def evaluate(self, acc: Accumulator, at: int) -> tuple[float | None, dict | None]:
         if self.state:
@@ -169,7 +171,11 @@ class StatEngine:
     def set_groups(self, groups: Groups, at_ms: int) -> list[dict[str, Any]]:
         """New group membership from ``at_ms``: leavers' ongoing instances complete there for the
         group; joiners' current status is counted from there (status subjects)."""
-        out = self.advance(at_ms)
+        return as_records(self.set_groups_rows(groups, at_ms))
+
+    def set_groups_rows(self, groups: Groups, at_ms: int) -> list[Row]:
+        """:meth:`set_groups`, its records as rows (``pipeline.stats.rows``)."""
+        out = self.advance_rows(at_ms)
         now = self._meta["clock"]
         old = self._membership_at(at_ms).groups
         history = [e for e in self._meta["groups"] if e[0] != int(at_ms)]
@@ -189,7 +195,7 @@ class StatEngine:
                     out += self._join(gtype, group, member_type, member_id, int(at_ms), now)
         return out
 
-    def _leave(self, gtype: str, group: str, member: str, at: int, now: int) -> list[dict[str, Any]]:
+    def _leave(self, gtype: str, group: str, member: str, at: int, now: int) -> list[Row]:
         out = []
         for slot in self._slots:
             for suffix in list(slot.order):
@@ -199,7 +205,7 @@ class StatEngine:
                         self._notify(slot, acc, now, out)
         return out
 
-    def _join(self, gtype: str, group: str, member_type: str, member_id: str, at: int, now: int) -> list:
+    def _join(self, gtype: str, group: str, member_type: str, member_id: str, at: int, now: int) -> list[Row]:
         out = []
         for okey in sorted(self._objects):
             otype, tenant, oid = self._objects[okey]["o"]
@@ -263,6 +269,10 @@ class StatEngine:
 
     def on_action(self, action: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Apply one action record; returns the records it triggers (resets due first)."""
+        return as_records(self.on_action_rows(action, now_ms))
+
+    def on_action_rows(self, action: dict[str, Any], now_ms: int) -> list[Row]:
+        """:meth:`on_action`, its records as rows (``pipeline.stats.rows``)."""
         t = action["EventTime"]
         if type(t) is not int:
             t = parse_time(t)
@@ -271,7 +281,7 @@ class StatEngine:
         if start_time is not None and type(start_time) is not int:
             action = {**action, "StartTime": parse_time(start_time, "StartTime")}
         now_ms = int(now_ms)
-        out = self.advance(now_ms if now_ms > t else t)
+        out = self.advance_rows(now_ms if now_ms > t else t)
         now = self._meta["clock"]
         otype, oid, tenant = action["ObjectType"], action["ObjectID"], action.get("TenantID") or ""
         name = action["Action"]
@@ -376,25 +386,26 @@ class StatEngine:
 
     # ----------------------------------------------------------------------------- notification
 
+    def _row(self, slot: _Slot, acc: Accumulator, at: int, reason: str,
+             interval: tuple[int | None, int | None] | None = None,
+             evaluated: tuple[float | None, dict | None] | None = None,
+             emitted_at: int | None = None) -> Row:
+        """The record of ``acc``'s value at ``at`` as a row (``pipeline.stats.rows``)."""
+        value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
+        start, end = interval if interval is not None else slot.bounds(acc, at)
+        return (slot, acc, start, end, value, state,
+                self._meta["clock"] if emitted_at is None else emitted_at, reason)
+
     def _record(self, slot: _Slot, acc: Accumulator, at: int, reason: str,
                 interval: tuple[int | None, int | None] | None = None,
                 evaluated: tuple[float | None, dict | None] | None = None,
                 emitted_at: int | None = None) -> dict[str, Any]:
-        value, state = evaluated if evaluated is not None else slot.evaluate(acc, at)
-        start, end = interval if interval is not None else slot.bounds(acc, at)
-        # One dict display in the record's field order (``notification.record``): the cheapest way
-        # to build the hundreds of thousands of records a day of a busy centre sends.
-        return {
-            "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
-            "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
-            "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
-            "State": state, "Unit": slot.unit,
-            "EmittedAt": self._meta["clock"] if emitted_at is None else emitted_at, "Reason": reason,
-        }
+        """:meth:`_row` as a StatValue record."""
+        return as_record(self._row(slot, acc, at, reason, interval, evaluated, emitted_at))
 
-    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]],
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[Row],
                 emitted_at: int | None = None) -> None:
-        """Changes mode: append a record to ``out`` when the value moved enough since the last one
+        """Changes mode: append a row to ``out`` when the value moved enough since the last one
         sent (``notification.changed_enough``, inlined: this runs for every change of every
         accumulator)."""
         if not slot.changes:
@@ -416,21 +427,16 @@ class StatEngine:
             start, end = acc.bucket.start, None
         else:
             start, end = slot.bounds(acc, now)
-        out.append({  # ``_record``, inlined
-            "Statistic": slot.name, "StatType": slot.stat_type, "Category": slot.category,
-            "ObjectType": acc.object_type, "ObjectID": acc.object_id, "TenantID": acc.tenant,
-            "TimeProfile": slot.profile, "IntervalStart": start, "IntervalEnd": end, "Value": value,
-            "State": state, "Unit": slot.unit,
-            "EmittedAt": self._meta["clock"] if emitted_at is None else emitted_at, "Reason": "Change",
-        })
+        out.append((slot, acc, start, end, value, state,  # ``_row``, inlined
+                    self._meta["clock"] if emitted_at is None else emitted_at, "Change"))
 
-    def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[dict[str, Any]]:
+    def _close_session(self, slot: _Slot, acc: Accumulator, now: int) -> list[Row]:
         lo = acc.logout
         out = []
         if slot.resets:
-            rec = self._record(slot, acc, lo, "Reset", (acc.bucket.start, lo))
-            notification.remember(acc, rec["Value"], rec["State"])
-            out.append(rec)
+            row = self._row(slot, acc, lo, "Reset", (acc.bucket.start, lo))
+            notification.remember(acc, row[4], row[5])
+            out.append(row)
         acc_ops.close_session(acc, slot.plan, now)
         entry = [slot.stat.name, acc.suffix]
         if entry in self._meta["pending_logout"]:
@@ -438,6 +444,10 @@ class StatEngine:
         return out
 
     def advance(self, now_ms: int) -> list[dict[str, Any]]:
+        """Move the clock (:meth:`advance_rows`); returns the records it sends."""
+        return as_records(self.advance_rows(now_ms))
+
+    def advance_rows(self, now_ms: int) -> list[Row]:
         """Move the clock: SinceLogin sessions close, Growing resets (closed values, then the new
         interval), Time-mode timers, and Changes-mode checks of clock-moved values.
 
@@ -457,7 +467,7 @@ class StatEngine:
         before = clock
         now = self._tick_clock(now_ms)
         floor = now if before is None else before  # no accumulator is accrued beyond it
-        out: list[dict[str, Any]] = []
+        out: list[Row] = []
         for entry in list(self._meta["pending_logout"]):
             slot = self._by_name[entry[0]]
             acc = slot.accs[entry[1]]
@@ -477,7 +487,7 @@ class StatEngine:
         return out
 
     def _ticks_and_checks(self, slot: _Slot, due: dict[str, int | None], now: int, floor: int,
-                          out: list[dict[str, Any]]) -> None:
+                          out: list[Row]) -> None:
         """Time-mode timers and Changes-mode checks due at or before ``now``: one record per object,
         evaluated at the last instant of the grid crossed (never before ``floor``, the clock before
         this advance: no accumulator is accrued beyond it)."""
@@ -485,7 +495,7 @@ class StatEngine:
         if due["tick"] is not None and due["tick"] <= now:
             at = max(floor, notification.last_tick(stat, now))
             for suffix in slot.order:
-                out.append(self._record(slot, slot.accs[suffix], at, "Timer", emitted_at=at))
+                out.append(self._row(slot, slot.accs[suffix], at, "Timer", emitted_at=at))
             due["tick"] = notification.next_tick(stat, now)
         if due["check"] is not None and due["check"] <= now:
             at = max(floor, notification.last_check(stat, due["check"], now))
@@ -510,7 +520,7 @@ class StatEngine:
             due["check"] = notification.next_check(stat, now)
 
     def _leaving(self, slot: _Slot, acc: Accumulator, since: int, at: int, first: int,
-                 out: list[dict[str, Any]]) -> None:
+                 out: list[Row]) -> None:
         """Sliding, when the clock crossed several check instants at once: look at the value at
         each instant before ``at`` where a bucket holding something left the window (the only
         instants where a value that moves with its window changes), as a clock stopping at every
@@ -536,7 +546,7 @@ class StatEngine:
         times = [t for due in self._meta["due"].values() for t in due.values() if t is not None]
         return min(times, default=float("inf"))
 
-    def _reset(self, slot: _Slot, first: int, last: int, now: int) -> list[dict[str, Any]]:
+    def _reset(self, slot: _Slot, first: int, last: int, now: int) -> list[Row]:
         """Close every interval that started before ``first`` at ``first``; start them at ``last``."""
         out = []
         for suffix in slot.order:
@@ -544,15 +554,15 @@ class StatEngine:
             if acc.bucket.start >= first:
                 continue
             if slot.resets:
-                rec = self._record(slot, acc, first, "Reset", (acc.bucket.start, first))
-                notification.remember(acc, rec["Value"], rec["State"])
-                out.append(rec)
+                row = self._row(slot, acc, first, "Reset", (acc.bucket.start, first))
+                notification.remember(acc, row[4], row[5])
+                out.append(row)
             acc_ops.reset(acc, slot.plan, last, now)
             if slot.mode == "Changes":
                 value, state = slot.evaluate(acc, last)
                 if notification.changed_enough(slot.stat, acc, value, state):
                     notification.remember(acc, value, state)
-                    out.append(self._record(slot, acc, last, "Change", evaluated=(value, state)))
+                    out.append(self._row(slot, acc, last, "Change", evaluated=(value, state)))
         return out
 
     # ------------------------------------------------------------------------------------ queries
@@ -565,11 +575,16 @@ class StatEngine:
     def iter_finals(self, until_ms: int) -> Iterator[dict[str, Any]]:
         """:meth:`finals` one record at a time: a replay of 10,000 agents has 1.3 million Finals,
         which as one list would be most of its peak memory."""
-        yield from self.advance(until_ms)
+        return iter_records(self.iter_finals_rows(until_ms))
+
+    def iter_finals_rows(self, until_ms: int) -> Iterator[Row]:
+        """:meth:`iter_finals`, its records as rows (``pipeline.stats.rows``)."""
+        yield from self.advance_rows(until_ms)
         now = self._meta["clock"]
+        row = self._row
         for slot in self._slots:
             for suffix in slot.order:
-                yield self._record(slot, slot.accs[suffix], now, "Final")
+                yield row(slot, slot.accs[suffix], now, "Final")
 
     def value(self, statistic_name: str, object_type: str, tenant: str, object_id: str,
               now_ms: int) -> dict[str, Any]:
