@@ -174,17 +174,17 @@ def _replay(
     watch_replay(driver.buffer, watched, on_late, lambda: clock)  # late records (<prefix>.late's)
 
     write_all = getattr(on_stat, "write_all", None)
-    # A sink of statistic lines takes the engine's rows as they are (``pipeline.stats.rows``): no
-    # record dict is made for the 34 records per event of a busy day.
-    write_rows = getattr(on_stat, "write_rows", None) if isinstance(stage3, OrderedStats) else None
+    # A sink of statistic lines takes the engine's rows as they are, a list at a time
+    # (``pipeline.stats.rows``): no record dict is made for the 34 records per event of a busy day.
+    write_rows = getattr(on_stat, "write_batches", None) if isinstance(stage3, OrderedStats) else None
     if write_rows is not None:
-        push, release, flush, finals = (stage3.iter_push_rows, stage3.iter_release_to_rows,
-                                        stage3.iter_flush_rows, stage3.iter_finals_rows)
+        push, release, flush, finals = (stage3.iter_push_batches, stage3.iter_release_to_batches,
+                                        stage3.iter_flush_batches, stage3.iter_finals_batches)
     elif stage3 is not None:
         push, release, flush, finals = (stage3.iter_push, stage3.iter_release_to, stage3.iter_flush,
                                         stage3.iter_finals)
 
-    def to_stats(records: Iterable[dict] | Iterable[Row]) -> None:
+    def to_stats(records: Iterable[dict] | Iterable[list[Row]]) -> None:
         if write_rows is not None:
             summary.stats += write_rows(records)
         elif write_all is not None:  # a LineSink: one loop, no call per record
@@ -345,20 +345,21 @@ class LineSink:
 
 class StatLineSink(LineSink):
     """A :class:`LineSink` of statistic records that also takes the engine's rows
-    (``pipeline.stats.rows``), written without a record dict (``rows.encode_row``)."""
+    (``pipeline.stats.rows``) a list at a time, written without a record dict (``rows.encode_row``)."""
 
     __slots__ = ()
 
     def __init__(self, fh: IO[bytes]) -> None:
         super().__init__(fh, encode_stat_line)
 
-    def write_rows(self, rows: Iterable[Row]) -> int:
-        """Write every row as the line of its record; returns how many."""
-        write = self._write
+    def write_batches(self, batches: Iterable[list[Row]]) -> int:
+        """Write every row of every list as the line of its record; returns how many."""
+        write, join = self._write, b"".join
         n = 0
-        for row in rows:
-            write(encode_row(row))
-            n += 1
+        for rows in batches:
+            if rows:
+                write(join(map(encode_row, rows)))
+                n += len(rows)
         return n
 
 

@@ -249,10 +249,10 @@ class PartialStats(OrderedStats):
             records += self.engine.advance(watermark)
         return tags, records
 
-    def iter_release_to_rows(self, watermark: int) -> Iterator[Row]:
-        yield from super().iter_release_to_rows(watermark)
+    def iter_release_to_batches(self, watermark: int) -> Iterator[list[Row]]:
+        yield from super().iter_release_to_batches(watermark)
         if self.partitions > 1:
-            yield from self.engine.advance_rows(watermark)
+            yield self.engine.advance_rows(watermark)
 
     def take_partials(self) -> list[dict[str, Any]]:
         """The partial updates made since the last call, in order (``PartialEngine.take_partials``):
@@ -341,7 +341,9 @@ class MergeEngine(StatEngine):
             merged.sent_state = before.sent_state
             slot.accs[suffix] = merged
             if first and update.get("Empty", False):
+                self._opened(slot, suffix, merged)
                 return out  # a source's first partial, empty: one engine would not have notified
+        self._opened(slot, suffix, merged)
         self._notify(slot, merged, now, out)
         return out
 

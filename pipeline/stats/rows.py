@@ -18,6 +18,7 @@ made once per statistic (:func:`line_parts`) and once per object.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from pipeline.records.jsonlines import _STRINGS, _TIMES, _Fallback, _state_text, encode_stat_line
@@ -47,6 +48,13 @@ def as_records(rows: Iterable[Row]) -> list[dict[str, Any]]:
 def iter_records(rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
     """:func:`as_record` of each row, one at a time (a replay's rows are never one list)."""
     return map(as_record, rows)
+
+
+def batched(rows: Iterable[Row], size: int = 1024) -> Iterator[list[Row]]:
+    """Rows as lists of at most ``size`` (a writer's unit of work, bounded in memory)."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 def line_parts(name: Any, stat_type: Any, category: Any, profile: Any,
