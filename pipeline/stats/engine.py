@@ -78,7 +78,7 @@ class _Slot:
 
     __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
                  "objects", "idle_at_zero", "changes", "insensitivity", "bounds", "name", "stat_type",
-                 "category", "profile", "unit", "line", "opened")
+                 "category", "profile", "unit", "line", "watched", "watch")
 
     def __init__(self, stat: Statistic) -> None:
         self.stat = stat
@@ -94,12 +94,16 @@ class _Slot:
         # Current categories that move with the clock are 0 while nothing matching M is open; every
         # change of the accumulator is looked at when it happens, so a check can skip them then.
         self.idle_at_zero = stat.stat_type.category in categories.ZERO_WHEN_CLOSED
-        # The objects whose CurrentNumber(M) may be other than 0 (a superset: those it was not 0 for
-        # after a change), so that a check looks at them alone instead of at every object (a day of
-        # 200 agents, each in work a few hours, had 36 of 1,600 to look at per check); None:
-        # unknown (after a restore or a merge), found again by the next check. ``_opened``.
-        self.opened: set[str] | None = set() if self.idle_at_zero else None
+        # The objects a check can have to look at, so that it looks at them alone instead of at every
+        # object (a day of 200 agents, each in work a few hours, had 36 of 1,600 to look at per 10 s
+        # check): those whose CurrentNumber(M) may be other than 0 (``idle_at_zero``) or that may
+        # hold a bucket of a Sliding window (``window_only``). A superset: every object whose count
+        # or buckets were not empty after a change (``_watch``); None: unknown (after a restore or a
+        # merge), found again by the next check (``_watched``).
         self.changes = self.mode == "Changes"
+        sliding = self.plan.kind == "Sliding"
+        self.watched = self.changes and (self.idle_at_zero or (self.window_only and sliding))
+        self.watch: set[str] | None = set() if self.watched else None
         self.insensitivity = stat.notification.insensitivity
         self.bounds = categories.compile_bounds(self.plan)
         # The record's constant fields, read by ``StatEngine._record`` (one dict display per record).
@@ -135,6 +139,8 @@ class StatEngine:
         self._shared: dict[str, tuple[str, str, str, str]] = {}  # ``_names``
         self._seen: set[str] = set()  # objects ("ObjectType/TenantID/ObjectID") every statistic has seen
         self._next_due: float = float("-inf")  # before the first advance everything is due
+        # Checks may do ``_notify``'s work themselves unless a subclass changed it (stage 3's partials)
+        self._checks_inline = type(self)._notify is StatEngine._notify
 
     # ------------------------------------------------------------------------------------ clock
 
@@ -208,6 +214,7 @@ class StatEngine:
                 if acc.object_type == gtype and acc.object_id == group:
                     if acc_ops.remove_member(acc, slot.plan, member, at, now):
                         self._notify(slot, acc, now, out)
+                    self._watch(slot, suffix, acc)
         return out
 
     def _join(self, gtype: str, group: str, member_type: str, member_id: str, at: int, now: int) -> list[Row]:
@@ -223,17 +230,18 @@ class StatEngine:
                 view = status.status_view(self._objects[okey], slot.stat.stat_type.media_types)
                 if acc_ops.apply_status(acc, slot.plan, f"{member_type}:{member_id}", view, at, now):
                     self._notify(slot, acc, now, out)
-                self._opened(slot, object_key(gtype, tenant, group), acc)
+                self._watch(slot, object_key(gtype, tenant, group), acc)
         return out
 
     # ----------------------------------------------------------------------------------- actions
 
     @staticmethod
-    def _opened(slot: _Slot, suffix: str, acc: Accumulator) -> None:
-        """Keep ``slot.opened`` a superset of the objects whose CurrentNumber(M) is not 0: call it
-        after any change of an accumulator outside ``on_action`` (which does the same inline)."""
-        if slot.opened is not None and acc.count:
-            slot.opened.add(suffix)
+    def _watch(slot: _Slot, suffix: str, acc: Accumulator) -> None:
+        """Keep ``slot.watch`` a superset of the objects whose CurrentNumber(M) is not 0 or that hold
+        a Sliding bucket: call it after any change of an accumulator outside ``on_action`` (which
+        does the same inline)."""
+        if slot.watch is not None and (acc.count or acc.oldest is not None):
+            slot.watch.add(suffix)
 
     def _names(self, otype: str, tenant: str, oid: str) -> tuple[str, str, str, str]:
         """One shared copy of an object's key and names for all its accumulators.
@@ -339,7 +347,7 @@ class StatEngine:
             plan = slot.plan
             objects = slot.objects
             accs = slot.accs
-            opened = slot.opened
+            watch = slot.watch
             by_status = plan.by_status
             session = login_event is not None and plan.kind == "SinceLogin"
             for target_type, target_id, suffix in targets_now if by_status else targets:
@@ -373,8 +381,8 @@ class StatEngine:
                         pending.append(entry)
                 if changed:
                     notify(slot, acc, now, out)
-                if opened is not None and acc.count:
-                    opened.add(suffix)
+                if watch is not None and (acc.count or acc.oldest is not None):  # ``_watch``, inlined
+                    watch.add(suffix)
         if fresh and slots is self._slots:
             seen.update(fresh)
         return out
@@ -521,37 +529,62 @@ class StatEngine:
             # Most objects are skipped (nothing open, nothing left the window): those tests first, in
             # one comprehension, then the rest in key order (each object's records are its own).
             candidates: Any = map(slot.accs.__getitem__, slot.order)
-            if slot.idle_at_zero:  # nothing open: the value is 0, as when it was last looked at
-                candidates = self._open_accs(slot)
-            if first is not None and window_only:  # nothing left the window: the value cannot move
-                candidates = [acc for acc in candidates if acc.oldest is not None and acc.oldest < first]
+            if slot.watched:
+                # nothing open: the value is 0, as when it was last looked at; nothing left the
+                # window: the value cannot move (``_watched``)
+                candidates = self._watched(slot, first)
             prune, notify = acc_ops.prune, self._notify
+            # ``_notify`` inlined for the values checked (Changes mode, a number; a subclass's own
+            # ``_notify`` is called): 44 % of a busy day's records are these.
+            inline = self._checks_inline
+            value_of, insensitivity, append = slot.value_of, slot.insensitivity, out.append
+            growing = plan.kind == "Growing"
             for acc in candidates:
                 if first is not None and acc.oldest is not None and acc.oldest < first:
                     if since < at:  # one instant crossed: nothing in between
                         self._leaving(slot, acc, since, at, first, out)
                     if prune(acc, plan, at) == 0 and window_only:
                         continue
-                notify(slot, acc, at, out, at)
+                if not inline:
+                    notify(slot, acc, at, out, at)
+                    continue
+                value = value_of(acc, at)
+                if acc.sent:
+                    last = acc.sent_value
+                    if acc.sent_state is None and last is not None and (
+                        value == last or abs(value - last) < insensitivity
+                    ):
+                        continue
+                acc.sent, acc.sent_value, acc.sent_state = True, value, None
+                start, end = (acc.bucket.start, None) if growing else slot.bounds(acc, at)
+                append((slot, acc, start, end, value, None, at, "Change"))
             due["check"] = notification.next_check(stat, now)
 
     @staticmethod
-    def _open_accs(slot: _Slot) -> list[Accumulator]:
-        """The accumulators of ``slot`` whose CurrentNumber(M) is not 0, in key order (``slot.opened``
-        pruned of the others, or found again from every accumulator when unknown)."""
-        accs, opened = slot.accs, slot.opened
-        if opened is None:
-            keys = [suffix for suffix in slot.order if accs[suffix].count != 0]
-            slot.opened = set(keys)
-            return [accs[suffix] for suffix in keys]
-        found = []
-        for suffix in sorted(opened):
-            acc = accs[suffix]
-            if acc.count != 0:
-                found.append(acc)
-            else:
-                opened.discard(suffix)
-        return found
+    def _watched(slot: _Slot, first: int | None) -> list[Accumulator]:
+        """The accumulators a check of ``slot`` looks at, in key order: CurrentNumber(M) other than
+        0 (``idle_at_zero``), or holding a bucket that left the window starting at ``first``
+        (``window_only``). ``slot.watch`` is pruned of the objects that hold nothing any more, or
+        found again from every accumulator when unknown."""
+        accs, watch = slot.accs, slot.watch
+        if watch is None:
+            watch = slot.watch = {
+                suffix for suffix in slot.order if accs[suffix].count or accs[suffix].oldest is not None
+            }
+        found, gone = [], []
+        if slot.idle_at_zero:
+            for suffix in watch:
+                (found if accs[suffix].count != 0 else gone).append(suffix)
+        else:
+            for suffix in watch:
+                oldest = accs[suffix].oldest
+                if oldest is None:
+                    gone.append(suffix)
+                elif oldest < first:
+                    found.append(suffix)
+        watch.difference_update(gone)
+        found.sort()
+        return [accs[suffix] for suffix in found]
 
     def _leaving(self, slot: _Slot, acc: Accumulator, since: int, at: int, first: int,
                  out: list[Row]) -> None:
@@ -664,7 +697,7 @@ class StatEngine:
         self._membership = {}
         for slot in self._slots:
             slot.accs, slot.order = {}, []
-            slot.opened = None if slot.idle_at_zero else slot.opened
+            slot.watch = None
         for key, value in data["accumulators"].items():
             suffix = "/".join(value["o"])
             slot = self._by_name.get(key[: -len(suffix) - 1])
@@ -716,7 +749,7 @@ class StatEngine:
                 else:
                     slot.accs[suffix] = acc_ops.merge(slot.plan, mine, acc)
         for slot in self._slots:
-            slot.opened = None if slot.idle_at_zero else slot.opened
+            slot.watch = None
         for key, tracker in other._objects.items():
             self._objects.setdefault(key, copy.deepcopy(tracker))
         clocks = [c for c in (self._meta["clock"], other._meta["clock"]) if c is not None]

@@ -341,9 +341,9 @@ class MergeEngine(StatEngine):
             merged.sent_state = before.sent_state
             slot.accs[suffix] = merged
             if first and update.get("Empty", False):
-                self._opened(slot, suffix, merged)
+                self._watch(slot, suffix, merged)
                 return out  # a source's first partial, empty: one engine would not have notified
-        self._opened(slot, suffix, merged)
+        self._watch(slot, suffix, merged)
         self._notify(slot, merged, now, out)
         return out
 
