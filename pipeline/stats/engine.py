@@ -558,8 +558,6 @@ class StatEngine:
                 acc.sent, acc.sent_value, acc.sent_state = True, value, None
                 start, end = (acc.bucket.start, None) if growing else slot.bounds(acc, at)
                 append((slot, acc, start, end, value, None, at, "Change"))
-            if slot.watched:
-                self._unwatch_empty(slot, candidates)
             due["check"] = notification.next_check(stat, now)
 
     @staticmethod
@@ -573,22 +571,20 @@ class StatEngine:
             watch = slot.watch = {
                 suffix for suffix in slot.order if accs[suffix].count or accs[suffix].oldest is not None
             }
+        found, gone = [], []
         if slot.idle_at_zero:
-            found = [suffix for suffix in watch if accs[suffix].count != 0]
-            watch.intersection_update(found)
-        else:  # the objects left holding nothing: most by this check's prune (``_unwatch_empty``)
-            found = [suffix for suffix in watch
-                     if (oldest := accs[suffix].oldest) is not None and oldest < first]
+            for suffix in watch:
+                (found if accs[suffix].count != 0 else gone).append(suffix)
+        else:
+            for suffix in watch:
+                oldest = accs[suffix].oldest
+                if oldest is None:
+                    gone.append(suffix)
+                elif oldest < first:
+                    found.append(suffix)
+        watch.difference_update(gone)
         found.sort()
         return [accs[suffix] for suffix in found]
-
-    @staticmethod
-    def _unwatch_empty(slot: _Slot, checked: list[Accumulator]) -> None:
-        """After a check of a Sliding window: the objects it left holding no bucket leave ``watch``."""
-        if slot.watch is not None and not slot.idle_at_zero:
-            for acc in checked:
-                if acc.oldest is None:
-                    slot.watch.discard(object_key(acc.object_type, acc.tenant, acc.object_id))
 
     def _leaving(self, slot: _Slot, acc: Accumulator, since: int, at: int, first: int,
                  out: list[Row]) -> None:
