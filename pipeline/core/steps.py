@@ -380,6 +380,9 @@ class AgentStep:
             # Written with the states it covers, after them (write_order).
             self.table.put(MARKS_KEY, self.marks.marks())
             released, done, mark = [], [offset], None
+        elif kind == "hold":  # stage 1: that partition has input unread (Watermarks.hold)
+            self.marks.hold(wrapped["From"], now)
+            released, done, mark = [], [offset], None
         elif self._applied(wrapped):
             # Applied before a crash or a move (its source is in the agent's state): finished at
             # once, neither held nor reported late.
@@ -427,7 +430,7 @@ class AgentStep:
         if wrapped["Kind"] == "watermark":
             buffer.observe(wrapped["Time"])
             released = buffer.ready()
-        elif wrapped["Kind"] == "tick":
+        elif wrapped["Kind"] in ("tick", "hold"):
             released = []
         else:
             item = wrapped["Item"]
