@@ -9,8 +9,9 @@ measured; an action in time costs one comparison. Late contributions of ``SinceL
 (an action after its agent's session closed) are not reported: they are counted by the engine but
 any action could be one, so finding them would cost the O(accumulators) sum on every action.
 
-The watch wraps the engine's public ``on_action`` of one :class:`~pipeline.stats.ordered.
-OrderedStats` instance, so stage 3 and replay need one call each and the engine is not changed.
+The watch wraps the engine's ``on_action_rows`` (which its public ``on_action`` calls) of one
+:class:`~pipeline.stats.ordered.OrderedStats` instance, so stage 3 and replay need one call each and
+the engine is not changed.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class LateWatch:
         self._profiles = tuple(seen.values())
         self._bound: int | None = None
         self._valid: tuple[int, int] | None = None  # clock range [from, until) the bound holds for
-        self._on_action = self.engine.on_action
-        self.engine.on_action = self.on_action  # instance attribute: this engine only
+        # ``on_action_rows``: the engine's ``on_action`` and stage 3 (``OrderedStats``) both go through it
+        self._on_action = self.engine.on_action_rows
+        self.engine.on_action_rows = self.on_action  # instance attribute: this engine only
 
     def bound(self, clock: int) -> int | None:
         """The latest start of a current Growing/Sliding interval at ``clock`` (None: no such profile)."""
@@ -63,7 +65,8 @@ class LateWatch:
         self._valid = (clock, min(ends, default=clock + 1))
         return self._bound
 
-    def on_action(self, action: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
+    def on_action(self, action: dict[str, Any], now_ms: int) -> list[Any]:
+        """The engine's ``on_action_rows``, measuring the late contributions of a possibly late action."""
         t = parse_time(action["EventTime"])
         clock = max(int(now_ms), t, self.engine.clock or 0)
         bound = self.bound(clock)

@@ -14,11 +14,13 @@ order. Replay and the Faust stage both drive this class, so their statistic reco
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, action_rank
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine
+from pipeline.stats.rows import Row, as_records, batched, iter_records
 
 #: How long (event time) an applied ActionID is remembered to drop a repeat of it.
 DEDUP_RETENTION_MS = 3_600_000
@@ -78,8 +80,17 @@ class OrderedStats:
         """:meth:`finals` one record at a time (bounded memory for a large replay)."""
         return self.engine.iter_finals(until)
 
+    def iter_finals_batches(self, until: int) -> Iterator[list[Row]]:
+        """:meth:`iter_finals` as lists of rows (``pipeline.stats.rows``), a bounded number each."""
+        return batched(self.engine.iter_finals_rows(until))
+
     def iter_push(self, action: dict) -> Iterator[dict]:
         """:meth:`push` for a caller without tags (replay): the records one action at a time."""
+        return iter_records(chain.from_iterable(self.iter_push_batches(action)))
+
+    def iter_push_batches(self, action: dict) -> Iterator[list[Row]]:
+        """:meth:`iter_push` as lists of rows (``pipeline.stats.rows``), one list per clock move and
+        per action applied: replay writes them as lines directly, a list at a time."""
         action_id = action.get("ActionID")
         if action_id is not None:
             if action_id in self.applied_ids or action_id in self._waiting_ids:
@@ -97,25 +108,35 @@ class OrderedStats:
         end of a shift); their records as one list were the peak of a replay's memory (123,000
         records, 79 MiB at 2,000 agents), while a caller writing them out needs one at a time.
         """
+        return iter_records(chain.from_iterable(self.iter_release_to_batches(watermark)))
+
+    def iter_release_to_batches(self, watermark: int) -> Iterator[list[Row]]:
+        """:meth:`iter_release_to` as lists of rows (see :meth:`iter_push_batches`)."""
         return self._iter_apply(self.buffer.release_to(watermark), [])
 
     def iter_flush(self) -> Iterator[dict]:
         """:meth:`flush` one action's records at a time (see :meth:`iter_release_to`)."""
+        return iter_records(chain.from_iterable(self.iter_flush_batches()))
+
+    def iter_flush_batches(self) -> Iterator[list[Row]]:
+        """:meth:`iter_flush` as lists of rows (see :meth:`iter_push_batches`)."""
         return self._iter_apply(self.buffer.flush(), [])
 
     def _apply(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[dict]]:
         tags: list[Any] = []
-        records = list(self._iter_apply(released, tags))
+        records = as_records(chain.from_iterable(self._iter_apply(released, tags)))
         return tags, records
 
-    def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[dict]:
-        """Apply the released actions in order, yielding their records; their tags go to ``tags``.
+    def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[list[Row]]:
+        """Apply the released actions in order, yielding their records as lists of rows (what each
+        clock move and each action sends); their tags go to ``tags``.
 
         The iterator applies an action only as it is consumed: a caller consumes it to the end.
         """
+        engine = self.engine
         for action, tag in released:
-            yield from self.engine.advance(action["EventTime"])
-            yield from self.engine.on_action(action, action["EventTime"])
+            yield engine.advance_rows(action["EventTime"])
+            yield engine.on_action_rows(action, action["EventTime"])
             tags.append(tag)
             action_id = action.get("ActionID")
             if action_id is not None:

@@ -45,6 +45,7 @@ from pipeline.stats.accumulator import Accumulator, Plan
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine, _Slot
 from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.rows import Row, as_records
 
 #: Object types whose statistics gather the actions of many objects (members of a group, agents of a
 #: tenant): computed as partials per stats partition and merged in stage 4. Every other object type
@@ -121,7 +122,7 @@ class PartialEngine(StatEngine):
 
     # ---- the hooks
 
-    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[dict[str, Any]],
+    def _notify(self, slot: _Slot, acc: Accumulator, now: int, out: list[Row],
                 emitted_at: int | None = None) -> None:
         if not self.partial or acc.object_type not in PARTIAL_TYPES:
             super()._notify(slot, acc, now, out, emitted_at)
@@ -149,7 +150,7 @@ class PartialEngine(StatEngine):
             self._serialise()
             self._key = key
 
-    def on_action(self, action: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
+    def on_action_rows(self, action: dict[str, Any], now_ms: int) -> list[Row]:
         if self.partial:
             t = action["EventTime"]
             if type(t) is not int:
@@ -159,39 +160,39 @@ class PartialEngine(StatEngine):
             # the n-th action of this member at this instant: one engine applies them in this order too
             n = key[1][3] + 1 if key is not None and key[0] == t and key[1][:3] == member else 0
             self._change_key((t, (*member, n)))
-        return super().on_action(action, now_ms)
+        return super().on_action_rows(action, now_ms)
 
-    def set_groups(self, groups, at_ms: int) -> list[dict[str, Any]]:
+    def set_groups_rows(self, groups, at_ms: int) -> list[Row]:
         if self.partial:
             self._serialise()
             self._change_key((int(at_ms), _NO_MEMBER))
-        return super().set_groups(groups, at_ms)
+        return super().set_groups_rows(groups, at_ms)
 
-    def advance(self, now_ms: int) -> list[dict[str, Any]]:
+    def advance_rows(self, now_ms: int) -> list[Row]:
         if not self.partial:
-            return super().advance(now_ms)
+            return super().advance_rows(now_ms)
         if self._dirty and now_ms >= self._next_due:
             self._serialise()  # before a reset or a prune changes them: stage 4 needs them as they were
         self._advancing = True
         try:
-            out = super().advance(now_ms)
+            out = super().advance_rows(now_ms)
         finally:
             self._advancing = False
         if out:
-            out = [r for r in out if r["ObjectType"] not in PARTIAL_TYPES]
+            out = [r for r in out if r[1].object_type not in PARTIAL_TYPES]
         return out
 
-    def iter_finals(self, until_ms: int) -> Iterator[dict[str, Any]]:
+    def iter_finals_rows(self, until_ms: int) -> Iterator[Row]:
         if not self.partial:
-            yield from super().iter_finals(until_ms)
+            yield from super().iter_finals_rows(until_ms)
             return
-        yield from self.advance(until_ms)
+        yield from self.advance_rows(until_ms)
         now = self._meta["clock"]
         for slot in self._slots:
             for suffix in slot.order:
                 acc = slot.accs[suffix]
                 if acc.object_type not in PARTIAL_TYPES:
-                    yield self._record(slot, acc, now, "Final")
+                    yield self._row(slot, acc, now, "Final")
 
     def take_partials(self) -> list[dict[str, Any]]:
         """The updates made since the last call, in the order they were made."""
@@ -248,10 +249,10 @@ class PartialStats(OrderedStats):
             records += self.engine.advance(watermark)
         return tags, records
 
-    def iter_release_to(self, watermark: int) -> Iterator[dict]:
-        yield from super().iter_release_to(watermark)
+    def iter_release_to_batches(self, watermark: int) -> Iterator[list[Row]]:
+        yield from super().iter_release_to_batches(watermark)
         if self.partitions > 1:
-            yield from self.engine.advance(watermark)
+            yield self.engine.advance_rows(watermark)
 
     def take_partials(self) -> list[dict[str, Any]]:
         """The partial updates made since the last call, in order (``PartialEngine.take_partials``):
@@ -296,6 +297,9 @@ class MergeEngine(StatEngine):
     def apply(self, update: dict[str, Any]) -> list[dict[str, Any]]:
         """One update, in order: the clock moves to its AsOf (resets, checks), the source's partial is
         replaced, the merged accumulator recomputed and notified (Changes mode)."""
+        return as_records(self._apply_rows(update))
+
+    def _apply_rows(self, update: dict[str, Any]) -> list[Row]:
         key, source = update["Key"], update["From"]
         acc_json = update["Acc"]
         otype, tenant, oid = acc_json["o"]
@@ -303,7 +307,7 @@ class MergeEngine(StatEngine):
         slot = self._by_name.get(key[: -len(suffix) - 1])
         if slot is None:
             return []  # a statistic no longer configured
-        out = self.advance(update["AsOf"])
+        out = self.advance_rows(update["AsOf"])
         now = self._meta["clock"]
         parts = self.partials.setdefault(key, {})
         first = source not in parts
@@ -337,7 +341,9 @@ class MergeEngine(StatEngine):
             merged.sent_state = before.sent_state
             slot.accs[suffix] = merged
             if first and update.get("Empty", False):
+                self._watch(slot, suffix, merged)
                 return out  # a source's first partial, empty: one engine would not have notified
+        self._watch(slot, suffix, merged)
         self._notify(slot, merged, now, out)
         return out
 
