@@ -13,13 +13,20 @@ partitioning or on timing:
 * **batches and commits where the adapters make them**: a worker takes a batch from its partitions
   of one stage, the steps' outputs are appended to the topics ("delivered"), then the tables are
   written (write-behind: a state read from the table is a decoded copy, as from RocksDB), then the
-  inputs are acknowledged and the committed offset moves (stage 2: only up to the first input still
-  waiting in its reorder window);
+  inputs are acknowledged (stage 2: only up to the first input still waiting in its reorder
+  window). The worker commits the acknowledged offsets after the batch, or (``commit_every``) after
+  about every so many batches, as faust's commit timer does: the table writes are flushed first;
 * **reassignment**: at chosen points partitions move between workers. A moved partition's step is
   dropped (its reorder window, watermarks, finished-interaction index) and made again from the
   table, and consumption restarts at the committed offset. A move can also come in the middle of a
   batch, after its outputs were delivered and before the table was written (a rebalance during
   the wait for delivery): the outputs are then delivered twice;
+* **kills** (``kill_every``: on average one per so many batches): the worker of the batch just run is
+  SIGKILLed and starts again on a new disk, each of its tables restored from its changelog. Of each
+  partition's writes since the worker's last commit only a prefix survives (a crash cuts a
+  changelog short anywhere; the keys of a batch are written in the adapters' order,
+  :func:`~pipeline.core.steps.write_order`), its offsets acknowledged since are not committed, and
+  its steps are made again from the tables as restored, reading from the committed offsets;
 * **interleaving**: a ``random.Random`` chooses which worker and stage runs next and how many
   messages a batch takes from each of its partitions — never reordering one partition;
 * **the clock**: the steps' wall clock (:attr:`Topology.now`) stands still while input flows, so
@@ -51,6 +58,7 @@ from pipeline.core.steps import (
     AgentStep,
     InteractionStep,
     Message,
+    write_order,
 )
 from pipeline.records.catalog import AGENT_EVENTS
 from pipeline.records.keys import interaction_key
@@ -92,10 +100,20 @@ class StoreTable:
 
     A step reads decoded copies and changes them in memory; :meth:`write` stores the changed ones
     (after the batch's outputs are delivered); a partition that moves loses what was not written.
+    The changed keys are written in :func:`~pipeline.core.steps.write_order`, the adapters' order,
+    from a set whose order is arbitrary as theirs is (shuffled by ``rng``); each write goes to
+    ``journal`` (key, value before) until a commit, so that a kill can undo the ones after a cut.
     """
 
-    def __init__(self, store: dict[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        store: dict[bytes, bytes],
+        journal: list[tuple[bytes, bytes | None]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
+        self.journal = journal
+        self.rng = rng
         self._cache: dict[bytes, Any] = {}
         self._dirty: set[bytes] = set()
 
@@ -118,8 +136,13 @@ class StoreTable:
         return [(k, orjson.loads(v)) for k, v in self.store.items()]
 
     def write(self) -> None:
-        for key in self._dirty:
+        keys = list(self._dirty)
+        if self.rng is not None:
+            self.rng.shuffle(keys)
+        for key in write_order(keys):
             state = self._cache[key]
+            if self.journal is not None:
+                self.journal.append((key, self.store.get(key)))
             if state is None:
                 self.store.pop(key, None)
                 self._cache.pop(key, None)
@@ -173,6 +196,8 @@ class Topology:
         move_every: int = 0,
         mid_batch: float = 0.3,
         window_ms: int = DEFAULT_WINDOW_MS,
+        kill_every: int = 0,
+        commit_every: int = 1,
     ) -> None:
         self.config = config
         self.capacity = capacity or (config.capacity if config is not None else CapacityConfig())
@@ -181,6 +206,8 @@ class Topology:
         self.move_every = move_every
         self.mid_batch = mid_batch
         self.window_ms = window_ms
+        self.kill_every = kill_every
+        self.commit_every = max(1, commit_every)
         self.now = 0.0
         self.topics = {
             EVENTS: Topic(events),
@@ -196,6 +223,12 @@ class Topology:
                 self.assignment[(topic, p)] = self._pick_worker(p)
         self.stores: dict[tuple[str, int], dict[bytes, bytes]] = {k: {} for k in self.assignment}
         self.committed: dict[tuple[str, int], int] = dict.fromkeys(self.assignment, 0)
+        # Acknowledged but not yet committed offsets, and the table writes not yet flushed (the
+        # value each key had before), per partition: what a kill of its worker loses.
+        self.acked: dict[tuple[str, int], int] = {}
+        self.journals: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {
+            k: [] for k in self.assignment
+        }
         self.tasks: dict[tuple[str, int], _Task] = {}
         self.run = Run()
         self._stats_setup(stats_inputs, stat_partials)
@@ -267,7 +300,7 @@ class Topology:
         task = self.tasks.get(where)
         if task is None:
             topic, p = where
-            table = StoreTable(self.stores[where])
+            table = StoreTable(self.stores[where], self.journals[where], self.rng)
             if topic == EVENTS:
                 step: Any = InteractionStep(
                     p, table, topic=EVENTS,
@@ -332,12 +365,49 @@ class Topology:
         for where in touched:
             self.tasks[where].table.write()
             if where[1] in acked:
-                self.committed[where] = max(self.committed[where], acked[where[1]])
+                self.acked[where] = max(self.acked.get(where, 0), acked[where[1]])
+        if self.rng is None or self.commit_every == 1 or self.rng.random() < 1 / self.commit_every:
+            self._commit(worker)
+        if touched and rng is not None and self.kill_every and rng.random() < 1 / self.kill_every:
+            self.kill(worker)
+
+    def _commit(self, worker: int) -> None:
+        """``worker`` flushes its table writes, then commits its acknowledged offsets (as faust does:
+        the producer is flushed before the offsets are committed)."""
+        for where, owner in self.assignment.items():
+            if owner != worker:
+                continue
+            self.journals[where].clear()
+            if where in self.acked:
+                self.committed[where] = max(self.committed[where], self.acked.pop(where))
+
+    def kill(self, worker: int) -> None:
+        """SIGKILL ``worker`` and start it again on a new disk: of each of its partitions' table writes
+        since its last commit, only a random prefix reached the changelog (the rest is lost), its
+        offsets acknowledged since then are not committed, and every step it ran is made again from
+        the table as restored, reading from the committed offset."""
+        rng = self.rng or random.Random(0)
+        for where, owner in self.assignment.items():
+            if owner != worker:
+                continue
+            journal, store = self.journals[where], self.stores[where]
+            cut = rng.randint(0, len(journal))
+            for key, before in reversed(journal[cut:]):
+                if before is None:
+                    store.pop(key, None)
+                else:
+                    store[key] = before
+            journal.clear()
+            self.acked.pop(where, None)
+            self.tasks.pop(where, None)
+        self.run.counts["kills"] += 1
 
     def _move(self, where: tuple[str, int], mid_batch: bool = False) -> None:
         """``where`` moves to another worker: its step and unwritten state are gone; the new owner
-        starts from the table and the committed offset."""
+        starts from the table (every write the old owner made reaches the changelog: it lives on)
+        and the committed offset."""
         self.tasks.pop(where, None)
+        self.journals[where].clear()
         self.assignment[where] = self._pick_worker(where[1] + 1)
         self.run.moves += 1
         self.run.counts["moves-mid-batch" if mid_batch else "moves"] += 1

@@ -165,11 +165,31 @@ class Watermarks:
         self.idle_s = idle_s
         self.started = started
         self._marks: dict[int, tuple[int, float]] = {}  # source partition → (event time, wall time)
+        self._held: dict[int, float] = {}  # source with input unread and no mark yet → wall time
 
     def update(self, source: int, time: int, wall: float) -> None:
         current = self._marks.get(source)
         if current is None or time >= current[0]:
             self._marks[source] = (time, wall)
+        self._held.pop(source, None)
+
+    def hold(self, source: int, wall: float) -> None:
+        """``source`` has input it has not read yet: it is not idle, however long it has been quiet.
+
+        Without it, a source that has been quiet past ``idle_s`` (a partition without traffic while
+        the others had some) stops holding the others back, and when a backlog then reaches every
+        source at once, the others' marks run minutes ahead of its first one: its input comes late.
+        A source with a mark keeps that mark, now active; one without holds everything back until
+        it announces one (or stays without a hold for ``idle_s``).
+        """
+        current = self._marks.get(source)
+        if current is not None:
+            self._marks[source] = (current[0], wall)
+        else:
+            self._held[source] = wall
+
+    def _holding(self, wall: float) -> bool:
+        return any(wall - seen < self.idle_s for seen in self._held.values())
 
     def lowest(self) -> int | None:
         """The smallest mark once every source has announced one (idle or not), else ``None``.
@@ -186,7 +206,7 @@ class Watermarks:
 
     def idle(self, wall: float) -> bool:
         """No source has announced for ``idle_s`` (and the start-up grace is over)."""
-        if wall - self.started < self.idle_s:
+        if wall - self.started < self.idle_s or self._holding(wall):
             return False
         return all(wall - seen >= self.idle_s for _, seen in self._marks.values())
 
@@ -196,6 +216,8 @@ class Watermarks:
 
     def limit(self, wall: float, fallback: int | None) -> int | None:
         """Release inputs at or before this time (``None``: hold everything for now)."""
+        if self._holding(wall):
+            return None  # a source with unread input has not announced anything yet
         active = [t for t, seen in self._marks.values() if wall - seen < self.idle_s]
         if len(active) == self.sources:
             return min(active) - self.window_ms

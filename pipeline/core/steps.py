@@ -58,6 +58,22 @@ WATERMARK_EVERY = 200
 #: its inputs until every upstream partition spoke again, or went idle.
 MARKS_KEY = b"\x00watermarks"
 
+
+def write_order(keys: Iterable[bytes]) -> list[bytes]:
+    """The order in which a batch's changed table entries must be written: the states first, then
+    the step's own entries (keys starting with NUL: stage 2's upstream marks).
+
+    A table survives a crash through its changelog, one Kafka partition per input partition, and a
+    crash can cut a batch's writes short anywhere: what survives is a prefix. Written before the
+    states, restored marks could be ahead of the states: after the restart they release at once
+    every redelivered input they cover, one by one in offset order instead of in event-time order
+    with the others of their instant, and the agent state goes wrong (an action made again,
+    differently). Written last, marks that survive have every state of their batch with them.
+    The order of the others is kept.
+    """
+    keys = list(keys)
+    return [k for k in keys if not k.startswith(b"\x00")] + [k for k in keys if k.startswith(b"\x00")]
+
 #: Stage 2: a partition without input for this long (seconds of the step's clock) asks for a tick;
 #: with several upstream partitions, one silent for ``MULTI_SOURCE_IDLE_S`` stops holding the
 #: others back (it may only be paused for a rebalance, so give it time).
@@ -361,7 +377,11 @@ class AgentStep:
                 mark = high if mark is None else max(mark, high)  # the end of the input so far
         elif kind == "watermark":
             self.marks.update(wrapped["From"], wrapped["Time"], now)
-            self.table.put(MARKS_KEY, self.marks.marks())  # written with the states it covers
+            # Written with the states it covers, after them (write_order).
+            self.table.put(MARKS_KEY, self.marks.marks())
+            released, done, mark = [], [offset], None
+        elif kind == "hold":  # stage 1: that partition has input unread (Watermarks.hold)
+            self.marks.hold(wrapped["From"], now)
             released, done, mark = [], [offset], None
         elif self._applied(wrapped):
             # Applied before a crash or a move (its source is in the agent's state): finished at
@@ -410,7 +430,7 @@ class AgentStep:
         if wrapped["Kind"] == "watermark":
             buffer.observe(wrapped["Time"])
             released = buffer.ready()
-        elif wrapped["Kind"] == "tick":
+        elif wrapped["Kind"] in ("tick", "hold"):
             released = []
         else:
             item = wrapped["Item"]

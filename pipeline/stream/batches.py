@@ -24,6 +24,7 @@ from typing import Any
 
 from faust.streams import _current_event
 
+from pipeline.core.steps import write_order
 from pipeline.stream import delivery
 
 #: Inputs handled as one batch (one delivery wait, one state write per key), and how long a batch
@@ -93,7 +94,7 @@ class WriteBehind:
             if event is None:  # no event of it at hand: written with the partition's next batch
                 continue
             use_partition(event)
-            for key in keys:
+            for key in write_order(keys):  # marks after the states they cover
                 state = states[key]
                 if state is None:
                     del self.table[key]

@@ -25,6 +25,8 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import orjson
+
 from pipeline.stream import delivery
 
 #: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
@@ -36,6 +38,12 @@ PART_BYTES = 128 * 1024
 MAX_BUCKET_BYTES = 640 * 1024
 
 SPACES = ("A", "B")
+
+#: A checkpoint exports and encodes the whole state, so its cost grows with the state (thousands of
+#: accumulators at scale). The next one is due only after this many times the last one's cost, so
+#: checkpoints take at most about 1/(1+COST_FACTOR) of the stage's time; inputs wait that much
+#: longer to be acknowledged (a crash redelivers more, still exactly once in the statistics).
+COST_FACTOR = 8.0
 
 
 class Checkpointable(Protocol):
@@ -75,6 +83,12 @@ class Checkpoint:
         self.current: str | None = None  # the space the marker names
         self.written: dict[str, dict[str, str]] = {space: {} for space in SPACES}  # space → key → JSON
         self.last_checkpoint = time.monotonic()
+        self.last_cost = 0.0  # seconds the last checkpoint took to export, encode and write
+
+    def due(self, now: float, every_s: float) -> bool:
+        """Is a checkpoint due at ``now``: ``every_s`` since the last one, and at least
+        :data:`COST_FACTOR` times what the last one cost?"""
+        return now - self.last_checkpoint >= max(every_s, COST_FACTOR * self.last_cost)
 
     @property
     def marker_key(self) -> str:
@@ -120,12 +134,12 @@ class Checkpoint:
         """
         state = self.state.export_state()
         head = {k: v for k, v in state.items() if not self._split(k, v)}
-        fine = {"meta": json.dumps(head)}
+        fine = {"meta": _json(head)}
         for name, short in self.sections.items():
             value = state.get(name)
             if isinstance(value, dict):
                 for key, item in value.items():
-                    fine[f"{short}|{key}"] = json.dumps(item, separators=(",", ":"))
+                    fine[f"{short}|{key}"] = _json(item)
         for key in [k for k, v in fine.items() if len(v) > PART_BYTES]:
             value = fine.pop(key)
             count = -(-len(value) // PART_BYTES)
@@ -140,9 +154,7 @@ class Checkpoint:
             for key, value in fine.items():
                 groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
             p = f"{self.number}|{space}|bucket|{buckets}|"
-            out = {
-                p + str(n): json.dumps(g, sort_keys=True, separators=(",", ":")) for n, g in groups.items()
-            }
+            out = {p + str(n): _json(g, sort=True) for n, g in groups.items()}
             if all(len(v) <= MAX_BUCKET_BYTES for v in out.values()) or len(groups) == len(fine):
                 return out
             buckets *= 2  # an unlucky spread: more, smaller buckets
@@ -173,7 +185,7 @@ class Checkpoint:
         for key, value in self.written[pos["space"]].items():
             name = key[len(p) :]
             if name.startswith("bucket|"):
-                mine.update(json.loads(value))
+                mine.update(orjson.loads(value))
             else:
                 mine[name] = value
         parts: dict[str, dict[int, str]] = {}  # entries cut into parts (PART_BYTES), put back together
@@ -182,17 +194,25 @@ class Checkpoint:
             parts.setdefault(key, {})[int(n)] = mine.pop(name)
         for key, pieces in parts.items():
             mine[key] = "".join(pieces[n] for n in sorted(pieces))
-        state: dict[str, Any] = json.loads(mine["meta"])
+        state: dict[str, Any] = orjson.loads(mine["meta"])
         by_short = {short: name for name, short in self.sections.items()}
         for name in self.sections:
             state.setdefault(name, {})
         for key, value in mine.items():
             short, _, rest = key.partition("|")
             if short in by_short and rest:
-                state[by_short[short]][rest] = json.loads(value)
+                state[by_short[short]][rest] = orjson.loads(value)
         self.state.import_state(state)
         self.current, self.low, self.extra = pos["space"], pos["low"], set(pos["extra"])
         return pos
+
+
+def _json(value: Any, sort: bool = False) -> str:
+    """Compact JSON text (orjson: the checkpoint encodes the whole state, the stage's largest cost
+    in the profile with the ``json`` module). ``sort``: the same entries give the same text, so an
+    unchanged bucket is not written again."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort else 0)
+    return orjson.dumps(value, option=option).decode()
 
 
 def saved_entries(table: Any, number: int) -> dict[str, str]:
@@ -207,6 +227,7 @@ async def save(
 ) -> None:
     """Write ``part``'s state to ``table`` (the current event must be of the partition), move the
     marker once the changelog has it, then acknowledge the inputs it covers, in offset order."""
+    started = time.monotonic()
     space = part.next_space()
     entries = part.entries(space)
     held = part.written[space]
@@ -216,6 +237,7 @@ async def save(
     for key in set(held) - set(entries):
         del table[key.encode()]
     part.written[space] = entries
+    part.last_cost = time.monotonic() - started  # the CPU part: the flush below only waits
     await app.producer.flush()  # the whole space is in the changelog before the marker moves
     table[part.marker_key.encode()] = part.marker(space, extra).encode()
     part.current = space

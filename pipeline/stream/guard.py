@@ -249,6 +249,9 @@ class StageGuard:
         # Each admitted event → the epoch of its partition then (events live while the stage holds them).
         self._admitted: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._watcher: asyncio.Task | None = None
+        self._starts: dict[tuple[TopicPartition, int], int] = {}  # (partition, epoch) → first offset
+        self._ends: dict[TopicPartition, int] = {}  # end offsets last asked of the broker
+        self._ends_at: float | None = None  # when
         app.on_partitions_assigned.connect(self._assigned)
 
     # --- faust hooks ---------------------------------------------------------------------------
@@ -314,6 +317,66 @@ class StageGuard:
         admitted: its effects may still be written and acknowledged."""
         epoch = self._admitted.get(event)
         return epoch is not None and epoch == self.guard.epoch((event.message.topic, event.message.partition))
+
+    # --- unread input ----------------------------------------------------------------------
+
+    def unread(self) -> dict[int, int]:
+        """Assigned partitions with input the stage has not processed yet → how much, as far as
+        the consumer's last fetch knows its end offset (no broker request: called per batch).
+
+        A partition not opened yet counts from the offset :meth:`learn_starts` found for it; one
+        whose start is not known yet is left out (reported by a later call).
+        """
+        consumer = self.app.consumer
+        out: dict[int, int] = {}
+        for tp, pos in list(self.guard.positions.items()):
+            start = pos.expected if pos.expected is not None else self._starts.get((tp, pos.epoch))
+            if start is None:
+                continue
+            try:
+                end = consumer.highwater(_tp(tp))
+            except Exception:  # not assigned to the consumer (a rebalance under way)
+                end = None
+            end = max(int(end or 0), self._ends.get(tp, 0))
+            if end > start:
+                out[tp[1]] = end - start
+        return out
+
+    async def refresh_ends(self, every_s: float = 1.0) -> None:
+        """Ask the broker for the end offsets of every assigned partition (at most every
+        ``every_s``): the consumer knows a partition's end only from its last fetch of it, and the
+        first input after a quiet spell comes from one fetch, which may not show the others' yet."""
+        now = time.monotonic()
+        if self._ends_at is not None and now - self._ends_at < every_s:
+            return
+        self._ends_at = now
+        tps = list(self.guard.positions)
+        if not tps:
+            return
+        try:
+            ends = await self.app.consumer.highwaters(*[_tp(tp) for tp in tps])
+        except Exception:  # a rebalance under way: next time
+            return
+        self._ends = {tp: int(ends[_tp(tp)]) for tp in tps if ends.get(_tp(tp)) is not None}
+
+    async def learn_starts(self) -> None:
+        """For each assigned partition not opened yet (nothing read since the assignment), the
+        offset its input starts at — the committed one, or the earliest still on the broker — so
+        that :meth:`unread` can tell a partition with input waiting from an empty one."""
+        for tp, pos in list(self.guard.positions.items()):
+            key = (tp, pos.epoch)
+            if pos.expected is not None or key in self._starts:
+                continue
+            try:
+                committed = await self._committed(tp)
+                earliest = (await self.app.consumer.earliest_offsets(_tp(tp))).get(_tp(tp))
+            except Exception:  # a rebalance under way: next time
+                continue
+            start = committed
+            if earliest is not None and (start is None or start < earliest):
+                start = earliest
+            if start is not None:
+                self._starts[key] = int(start)
 
     # --- the consumer ----------------------------------------------------------------------
 

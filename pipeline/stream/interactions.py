@@ -34,6 +34,10 @@ from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: A partition with input unread is announced to stage 2 at most this often (stage 2 waits for it
+#: while it heard so within its idle limit, 30 s with several upstream partitions).
+HOLD_EVERY_S = 1.0
+
 __all__ = ["WATERMARK_EVERY", "WATERMARK_STEP_MS", "decode_event", "register", "stats_bundles"]
 
 
@@ -101,10 +105,31 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             encode=lambda letter: serialization.encode("DeadLetter", letter, topics.dead_letters),
         )
 
+    held: dict[int, float] = {}  # partition → when stage 2 was last told it has input unread
+
+    def announce_unread(out) -> None:
+        """Tell stage 2 which assigned partitions have input not processed yet, at most once a
+        second each: a partition quiet for long enough that stage 2 stopped waiting for it (or
+        every partition: stage 2 then releases on the event clock) must be waited for again as soon
+        as input reaches it, or the first inputs of a backlog are released before the slower
+        partitions' and theirs come late (:meth:`pipeline.core.ordering.Watermarks.hold`).
+        Produced before the batch's outputs, by the same producer: stage 2 reads the holds first."""
+        now = time.monotonic()
+        for number in guard.unread():
+            if now - held.get(number, -HOLD_EVERY_S) < HOLD_EVERY_S:
+                continue
+            held[number] = now
+            counts["holds"] += 1
+            value = delivery.dumps({"Kind": "hold", "From": number})
+            for target in range(stage2_partitions):
+                out.produce(topics.agent_inputs, b"watermark", value, partition=target)
+
     @app.timer(interval=1.0)
     async def announce_progress() -> None:
         """Announce what the last messages finished, so stage 2 need not wait for more input."""
+        await guard.learn_starts()
         out = producer.batch()
+        announce_unread(out)
         for step in list(steps.values()):
             outputs.produce(out, step.end_batch(force=True))
         await out.delivered()
@@ -115,6 +140,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         offset."""
         steps.clear()
         table.forget_all()
+        held.clear()
 
     guard = StageGuard(app, "stage1", topics.events, on_open=reopen)
 
@@ -134,6 +160,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             for number, event in heads.items():
                 step_for(number, event)  # every state of the partition is in the table now
             out = producer.batch()
+            await guard.refresh_ends()
+            announce_unread(out)  # before the batch's outputs: stage 2 must not release them early
             for event in events:
                 if not guard.current(event):  # its partition was opened afresh meanwhile
                     continue

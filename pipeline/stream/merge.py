@@ -12,12 +12,13 @@ per stat-partials partition with ``sources`` = the stats-inputs partitions: it h
 until every source's watermark has passed them, merges them in an order fixed by the data, and
 notifies as the engine does; the records go to the stat topics as stage 3's do.
 
-Crash safety is stage 3's checkpoint (:mod:`pipeline.stream.checkpoint`): every
-:data:`CHECKPOINT_S` seconds the merge state and the applied input offsets are written to the
-``merge`` RocksDB table, and only then are the inputs applied since the last checkpoint
-acknowledged. An input of updates counts as applied once every update in it is released. After a
-crash the state is restored and redelivered inputs it holds are skipped; a stage-3 partition that
-restarted sends partials again, and :class:`MergeStats` drops an update older than the one it holds.
+Crash safety is stage 3's checkpoint (:mod:`pipeline.stream.checkpoint`): every :data:`CHECKPOINT_S`
+seconds (more seldom for a big state: ``COST_FACTOR`` there) the merge state and the applied input
+offsets are written to the ``merge`` RocksDB table, and only then are the inputs applied since the
+last checkpoint acknowledged. An input of updates counts as applied once every update in it is
+released. After a crash the state is restored and redelivered inputs it holds are skipped; a stage-3
+partition that restarted sends partials again, and :class:`MergeStats` drops an update older than
+the one it holds.
 
 Clock: on the event clock only watermarks move it (as replay); on the wall clock a 1 s timer
 advances it (resets, Time notifications) and updates held for :data:`WALL_FLUSH_S` without input
@@ -160,7 +161,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             now = time.monotonic()
             for number, event in by_partition(events).items():
                 part = partitions.get(number)
-                if part is not None and now - part.last_checkpoint >= CHECKPOINT_S:
+                if part is not None and part.due(now, CHECKPOINT_S):
                     use_partition(event)
                     await save(app, table, part, stream)
 

@@ -18,8 +18,9 @@ batch changed to ``<prefix>.stat-partials`` (one message per destination partiti
 :func:`~pipeline.stats.topology.partition_of` of the statistic's key), then the watermark it
 released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
-Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds (while handling a message, as
-faust requires for table writes) the engine's changed state and the set of applied input offsets
+Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds, or more seldom when a checkpoint
+of a big state costs more (:data:`~pipeline.stream.checkpoint.COST_FACTOR`), while handling a
+message (as faust requires for table writes), the engine's changed state and the set of applied input offsets
 are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
 last checkpoint acknowledged. A bundle counts as applied once every action in it is; a checkpoint
 taken while some of them still wait in the window leaves the bundle unapplied, and after a crash
@@ -280,7 +281,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             now = time.monotonic()
             for number, event in by_partition(events).items():
                 part = partitions.get(number)
-                if part is not None and now - part.last_checkpoint >= CHECKPOINT_S:
+                if part is not None and part.due(now, CHECKPOINT_S):
                     use_partition(event)
                     await save(app, table, part, stream)
 

@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from faust.streams import current_event
 
+from pipeline.core.steps import MARKS_KEY
 from pipeline.stats.config import Config
 from pipeline.stream.batches import WriteBehind, by_partition, dumps
 from pipeline.stream.dead_letters import too_large
@@ -67,6 +68,20 @@ def test_each_partition_is_written_with_an_event_of_its_own() -> None:
     events = [Event(3, 7), Event(0, 9), Event(3, 8)]
     states.write(by_partition(events))
     assert sorted((p, k) for p, k, _ in table.writes) == [(0, b"a"), (3, b"b")]
+
+
+def test_stage_2s_upstream_marks_are_written_after_the_states_of_their_batch() -> None:
+    """A crash keeps a prefix of a batch's changelog writes: marks written first could come back
+    without the states they released (pipeline.core.steps.write_order)."""
+    table = Table()
+    states = WriteBehind(table)
+    agents = [f"t/a{n}".encode() for n in range(40)]
+    states.put(0, MARKS_KEY, {"0": 1000})  # the watermark came first in the batch
+    for key in agents:
+        states.put(0, key, {"n": 1})
+    assert states.write({0: Event(0)}) == 41
+    written = [key for _, key, _ in table.writes]
+    assert written[-1] == MARKS_KEY and sorted(written[:-1]) == sorted(agents)
 
 
 def test_a_deleted_state_is_a_tombstone_and_then_absent() -> None:

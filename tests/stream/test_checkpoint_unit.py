@@ -69,3 +69,14 @@ def test_items_restored_without_their_input_are_not_counted() -> None:
     tag = Input(5, event(5), left=1)
     part.applied_tags([None, tag, None])
     assert part.unacked == [tag.event] and part.applied(5) and not part.applied(4)
+
+
+def test_a_costly_checkpoint_makes_the_next_one_wait_in_proportion() -> None:
+    from pipeline.stream.checkpoint import COST_FACTOR
+
+    part = Checkpoint(0, Toy(), {"items": "it"})
+    part.last_checkpoint = 100.0
+    assert not part.due(101.0, every_s=2.0) and part.due(102.0, every_s=2.0)
+    part.last_cost = 1.5  # a big state: 1.5 s to export and encode
+    assert not part.due(100.0 + 2.0, every_s=2.0)
+    assert part.due(100.0 + COST_FACTOR * 1.5, every_s=2.0)

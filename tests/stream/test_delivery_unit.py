@@ -114,3 +114,39 @@ def test_watermarks_idle_only_when_every_source_is_quiet() -> None:
     marks.update(1, 12_000, wall=3.0)
     assert not marks.idle(wall=4.0)  # partition 1 spoke 1 s ago
     assert marks.idle(wall=5.0) and marks.highest() == 12_000
+
+
+def test_a_quiet_source_with_unread_input_holds_the_others_again() -> None:
+    """A partition quiet past the idle limit stops holding the others back; once stage 1 says it
+    has input unread (a hold), the others' marks release nothing until it announces its own."""
+    from pipeline.core.ordering import Watermarks
+
+    marks = Watermarks(sources=2, window_ms=2000, idle_s=30.0, started=0.0)
+    marks.update(0, 100_000, wall=31.0)  # partition 1 never spoke: after the grace it is ignored
+    assert marks.limit(wall=31.0, fallback=None) == 98_000
+    marks.hold(1, wall=32.0)  # a backlog reached partition 1 too
+    assert marks.limit(wall=32.0, fallback=None) is None and not marks.idle(wall=32.0)
+    marks.update(0, 1_000_000, wall=33.0)
+    assert marks.limit(wall=33.0, fallback=None) is None  # partition 0 runs ahead: still held
+    marks.update(1, 200_000, wall=34.0)
+    assert marks.limit(wall=34.0, fallback=None) == 198_000  # the slow partition decides again
+    marks.hold(1, wall=70.0)  # quiet since 34 s, but with input unread: active with its old mark
+    marks.update(0, 1_100_000, wall=70.0)
+    assert marks.limit(wall=70.0, fallback=None) == 198_000
+    marks.update(0, 1_200_000, wall=100.0)
+    assert marks.limit(wall=101.0, fallback=None) == 1_198_000  # no hold for the idle limit: idle
+
+
+def test_stage2_step_holds_its_window_for_a_source_with_unread_input() -> None:
+    from pipeline.core.capacity import CapacityConfig
+    from pipeline.core.steps import AgentStep, DictTable
+
+    step = AgentStep(0, DictTable(), CapacityConfig(), sources=2, now=0.0)
+    login = {"Event": "EventAgentLogin", "TenantID": "t", "AgentID": "a", "EventTime": 50_000}
+    step.step(0, {"Kind": "watermark", "From": 0, "Time": 10_000}, now=40.0)
+    step.step(1, {"Kind": "hold", "From": 1}, now=40.0)
+    step.step(2, {"Kind": "item", "Source": "e:0:0", "Item": login}, now=40.0)
+    out = step.step(3, {"Kind": "watermark", "From": 0, "Time": 90_000}, now=41.0)
+    assert 2 not in out.finished and len(step.buffer) == 1  # source 1 has spoken of input: held
+    out = step.step(4, {"Kind": "watermark", "From": 1, "Time": 90_000}, now=42.0)
+    assert len(step.buffer) == 0 and 2 in out.finished  # released once source 1 announced
