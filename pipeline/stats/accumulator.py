@@ -39,8 +39,10 @@ from __future__ import annotations
 import copy
 import sys
 from dataclasses import dataclass
+from math import copysign
 from typing import Any, NamedTuple
 
+from pipeline.records.keys import object_key
 from pipeline.stats import profiles
 from pipeline.stats.filters import attributes, evaluate
 from pipeline.stats.model import Statistic
@@ -326,35 +328,48 @@ def _entries(entries: dict) -> dict:
 
 
 def _same_sums(a: Bucket, b: object) -> bool:
-    """Equality of a shared read-only bucket with any bucket: the same fields (a dataclass's own
-    ``__eq__`` wants the same class, and an accumulator holding the shared one equals one holding
-    an equal bucket of its own)."""
-    return isinstance(b, Bucket) and all(getattr(a, f) == getattr(b, f) for f in Bucket.__slots__)
+    """Equality of a shared read-only bucket or a :class:`SplitTime` with any bucket: the same
+    fields (a dataclass's own ``__eq__`` wants the same class, and an accumulator holding the shared
+    one equals one holding an equal bucket of its own)."""
+    fields = Bucket.__slots__
+    return isinstance(b, (Bucket, SplitTime)) and all(getattr(a, f) == getattr(b, f) for f in fields)
 
 
-class _NoSums(Bucket):
-    """The one shared running total of every Sliding accumulator that holds no bucket yet.
+class _ReadOnlyBucket(Bucket):
+    """A bucket shared by every accumulator that holds nothing in it yet: read-only, never copied.
 
-    Most Sliding accumulators never see a completion (a last-hour Rejected of an agent, say), and
-    their own zero ``total`` and empty ``buckets`` cost 208 bytes each: 90 MB of the 440,000 Sliding
-    accumulators of 10,000 agents. Every write to a total follows the creation of a bucket
-    (``_sliding_bucket``), which gives the accumulator a total of its own first; any other write
-    raises instead of changing the sums of every accumulator sharing it.
+    Each write raises instead of changing the sums of every accumulator sharing it; the code that
+    writes to a window gives the accumulator a bucket of its own first. A copy (``merge`` deep-copies
+    accumulators) is the shared one itself.
     """
 
     __slots__ = ()
+    _refusal = "a shared bucket cannot be written to"
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError("the shared empty total of a Sliding accumulator cannot be written to")
+        raise TypeError(self._refusal)
 
-    def __copy__(self) -> _NoSums:
+    def __copy__(self) -> _ReadOnlyBucket:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _ReadOnlyBucket:
         return self
 
     __eq__ = _same_sums
     __hash__ = None  # type: ignore[assignment]
 
-    def __deepcopy__(self, memo: dict) -> _NoSums:
-        return self
+
+class _NoSums(_ReadOnlyBucket):
+    """The one shared running total of every Sliding accumulator that holds no bucket yet.
+
+    Most Sliding accumulators never see a completion (a last-hour Rejected of an agent, say), and
+    their own zero ``total`` and empty ``buckets`` cost 208 bytes each: 90 MB of the 440,000 Sliding
+    accumulators of 10,000 agents. Every write to a total follows the creation of a bucket
+    (``_sliding_bucket``), which gives the accumulator a total of its own first.
+    """
+
+    __slots__ = ()
+    _refusal = "the shared empty total of a Sliding accumulator cannot be written to"
 
 
 def _no_sums() -> Bucket:
@@ -366,7 +381,7 @@ def _no_sums() -> Bucket:
 NO_SUMS: Bucket = _no_sums()
 
 
-class _FreshBucket(Bucket):
+class _FreshBucket(_ReadOnlyBucket):
     """The one shared new interval of a Growing statistic, for every accumulator that holds nothing
     in it yet.
 
@@ -374,22 +389,46 @@ class _FreshBucket(Bucket):
     empty all day (a Rejected or Revoked of an agent): 144 bytes each, 89 MB for the 620,000
     Growing accumulators of 10,000 agents. Every write to an interval's sums goes through
     :func:`bucket_for` (or ``accrue``), which gives the accumulator a bucket of its own first
-    (:func:`_own_bucket`); any other write raises instead of changing every accumulator's sums.
+    (:func:`_own_bucket`).
     """
 
     __slots__ = ()
+    _refusal = "the shared new interval of a Growing statistic cannot be written to"
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError("the shared new interval of a Growing statistic cannot be written to")
 
-    def __copy__(self) -> _FreshBucket:
-        return self
+class SplitTime:
+    """A Sliding bucket that holds only the parts of durations split into it (TotalTime and the
+    categories built on it), until anything else is written to it.
 
+    A completion's duration is split over every step it lasted (``_split``), and only the step it
+    ended in gets its count and whole duration: when every agent logs out at the end of a day, the
+    Sliding TotalTime accumulators of 10,000 agents and places gained 600,000 buckets at once that
+    hold nothing but a split time, 144 bytes each as a :class:`Bucket`. This one has the slots of
+    that time only (64 bytes) and reads every other field as the empty value (the class attributes
+    below), so every reader of a window sees a bucket. Writing another field raises;
+    :func:`_sliding_bucket`, through which every other write to a window goes, replaces it by the
+    :class:`Bucket` of the same sums first (:meth:`full`).
+    """
+
+    __slots__ = ("start", "time_main", "time_rel")
+
+    number_main = number_rel = adjusted_main = adjusted_rel = range_number = range_time = area = 0
+    max_duration = min_duration = max_current = min_current = None
+
+    def __init__(self, start: int, time_main: int = 0, time_rel: int = 0) -> None:
+        self.start, self.time_main, self.time_rel = start, time_main, time_rel
+
+    def full(self) -> Bucket:
+        """The :class:`Bucket` of the same sums (before a write of another field)."""
+        return Bucket(self.start, time_main=self.time_main, time_rel=self.time_rel)
+
+    holds_something = Bucket.holds_something
+    to_json = Bucket.to_json
     __eq__ = _same_sums
     __hash__ = None  # type: ignore[assignment]
 
-    def __deepcopy__(self, memo: dict) -> _FreshBucket:
-        return self
+    def __repr__(self) -> str:
+        return f"SplitTime(start={self.start!r}, time_main={self.time_main!r}, time_rel={self.time_rel!r})"
 
 
 def fresh_bucket(plan: Plan, start: int) -> Bucket:
@@ -412,6 +451,21 @@ def _own_bucket(acc: Accumulator) -> Bucket:
     return bucket
 
 
+#: The value 0.0 an accumulator keeps as sent (``kept_value``).
+ZERO = 0.0
+
+
+def kept_value(value: float | None) -> float | None:
+    """``value`` as an accumulator keeps it as sent: a positive zero as the one shared :data:`ZERO`.
+
+    Every value computed is a new float (32 bytes), and about half of the million accumulators of
+    10,000 agents last sent 0.0 (a count or a time of nothing yet). The record sent keeps the value
+    computed; a negative zero is kept as it is (equal, but written ``-0.0``)."""
+    if value == 0.0 and value.__class__ is float and copysign(1.0, value) == 1.0:
+        return ZERO
+    return value
+
+
 @dataclass(slots=True)
 class Accumulator:
     """The state of one statistic for one object (see the module docstring).
@@ -423,9 +477,10 @@ class Accumulator:
     at 10,000 agents, and each unused slot costs 8 bytes on every one of them.
     """
 
-    object_type: str
-    tenant: str
-    object_id: str
+    # ("ObjectType/TenantID/ObjectID", ObjectType, TenantID, ObjectID): one tuple shared by every
+    # accumulator of the object (``StatEngine._names``), where three slots of names cost 16 bytes
+    # more on each of the million accumulators of 10,000 agents (read through the properties below)
+    names: tuple[str, str, str, str]
     seen: int  # when the object was first seen by this statistic
     open: dict[str, Instance] = NO_ENTRIES  # replaced by its own dict at the first entry
     count: int = 0  # CurrentNumber(M)
@@ -446,7 +501,32 @@ class Accumulator:
 
     @property
     def suffix(self) -> str:
-        return f"{self.object_type}/{self.tenant}/{self.object_id}"
+        """``ObjectType/TenantID/ObjectID``: the object's key (``records.keys.object_key``)."""
+        return self.names[0]
+
+    @property
+    def object_type(self) -> str:
+        return self.names[1]
+
+    @object_type.setter
+    def object_type(self, value: str) -> None:
+        self.names = object_names(value, self.names[2], self.names[3])
+
+    @property
+    def tenant(self) -> str:
+        return self.names[2]
+
+    @tenant.setter
+    def tenant(self, value: str) -> None:
+        self.names = object_names(self.names[1], value, self.names[3])
+
+    @property
+    def object_id(self) -> str:
+        return self.names[3]
+
+    @object_id.setter
+    def object_id(self, value: str) -> None:
+        self.names = object_names(self.names[1], self.names[2], value)
 
     # ------------------------------------------------------------------------------------ JSON
 
@@ -474,8 +554,7 @@ class Accumulator:
 
     @classmethod
     def from_json(cls, plan: Plan, data: dict[str, Any]) -> Accumulator:
-        otype, tenant, oid = data["o"]
-        acc = accumulator_class(plan)(otype, tenant, oid, data["seen"])
+        acc = accumulator_class(plan)(object_names(*data["o"]), data["seen"])
         acc.open = {k: Instance(*v) for k, v in data["open"].items()} or NO_ENTRIES
         acc.count, acc.accrued_to = data["n"], data["tl"]
         if plan.timeline:
@@ -560,10 +639,19 @@ def interval_start(plan: Plan, clock: int) -> int:
     return start
 
 
+def object_names(object_type: str, tenant: str, object_id: str) -> tuple[str, str, str, str]:
+    """An accumulator's ``names``: the object's key, then its type, tenant and id."""
+    return object_key(object_type, tenant, object_id), object_type, tenant, object_id
+
+
 def new_accumulator(plan: Plan, object_type: str, tenant: str, object_id: str, seen: int,
-                    clock: int) -> Accumulator:
-    """A fresh accumulator; a Growing one starts in the interval containing the clock."""
-    acc = accumulator_class(plan)(object_type, tenant, object_id, seen, accrued_to=seen)
+                    clock: int, names: tuple[str, str, str, str] | None = None) -> Accumulator:
+    """A fresh accumulator; a Growing one starts in the interval containing the clock.
+
+    ``names``: the object's shared :func:`object_names` when the caller holds them."""
+    if names is None:
+        names = object_names(object_type, tenant, object_id)
+    acc = accumulator_class(plan)(names, seen, accrued_to=seen)
     kind = plan.kind
     if kind == "Growing":
         acc.bucket = fresh_bucket(plan, interval_start(plan, clock))  # its own at the first write
@@ -586,23 +674,42 @@ _STARTS: dict[int, int] = {}
 
 
 def _sliding_bucket(acc: Accumulator, start: int, seed: int | None) -> Bucket:
+    """The bucket of the step at ``start``, made (CurrentNumber's extremes at ``seed``) if missing,
+    made a full :class:`Bucket` if it held only a split time: the caller may write any field."""
     bucket = acc.buckets.get(start)
     if bucket is None:
-        if acc.total is NO_SUMS:  # the first bucket: the window and its totals of its own from now on
-            acc.buckets, acc.total = {}, Bucket(0)
-        # One int per step start for every bucket and window key starting then, where each bucket
-        # had its own (each computed afresh): 23 MB of the 730,000 buckets of 10,000 agents. Only
-        # recent starts are kept (the windows of one hour are a few dozen steps).
-        shared = _STARTS.get(start)
-        if shared is None:
-            if len(_STARTS) >= 512:
-                _STARTS.clear()
-            shared = _STARTS[start] = start
-        start = shared
+        start = _window_key(acc, start)
         bucket = acc.buckets[start] = Bucket(start, max_current=seed, min_current=seed)
-        if acc.oldest is None or start < acc.oldest:
-            acc.oldest = start
+    elif bucket.__class__ is SplitTime:
+        bucket = acc.buckets[start] = bucket.full()
     return bucket
+
+
+def _split_bucket(acc: Accumulator, start: int, time_main: int, time_rel: int) -> SplitTime:
+    """A new bucket of the step at ``start`` holding a split time only (``_split``; see
+    :class:`SplitTime`). The times are held as given: one int object for both, and for every
+    whole step the plan's own, where adding each to a zero made two new ones per bucket (32 bytes
+    each, 600,000 buckets at the end of a 10,000-agent day)."""
+    start = _window_key(acc, start)
+    bucket = acc.buckets[start] = SplitTime(start, time_main, time_rel)
+    return bucket
+
+
+def _window_key(acc: Accumulator, start: int) -> int:
+    """Before a new bucket at ``start``: the window of its own, the oldest start, the shared key."""
+    if acc.total is NO_SUMS:  # the first bucket: the window and its totals of its own from now on
+        acc.buckets, acc.total = {}, Bucket(0)
+    # One int per step start for every bucket and window key starting then, where each bucket
+    # had its own (each computed afresh): 23 MB of the 730,000 buckets of 10,000 agents. Only
+    # recent starts are kept (the windows of one hour are a few dozen steps).
+    shared = _STARTS.get(start)
+    if shared is None:
+        if len(_STARTS) >= 512:
+            _STARTS.clear()
+        shared = _STARTS[start] = start
+    if acc.oldest is None or shared < acc.oldest:
+        acc.oldest = shared
+    return shared
 
 
 def prune(acc: Accumulator, plan: Plan, now: int) -> int:
@@ -794,13 +901,18 @@ def _split(acc: Accumulator, plan: Plan, bucket: Bucket, start: int, end: int, i
             overlap = (end if end < b + step else b + step) - (start if start > b else b)
             if overlap > 0:
                 target = buckets.get(b)
-                if target is None:
-                    target = _sliding_bucket(acc, b, None)
+                if target is None:  # an earlier step: a split time only, until more is written
+                    if overlap == step:  # a whole step: the plan's one int, not one of its own
+                        overlap = step
+                    _split_bucket(acc, b, overlap if in_m else 0, overlap if in_r else 0)
+                else:
+                    if in_m:
+                        target.time_main += overlap
+                    if in_r:
+                        target.time_rel += overlap
                 if in_m:
-                    target.time_main += overlap
                     total.time_main += overlap
                 if in_r:
-                    target.time_rel += overlap
                     total.time_rel += overlap
             b += step
         return
@@ -1024,7 +1136,7 @@ def merge(plan: Plan, left: Accumulator, right: Accumulator) -> Accumulator:
     until = max(left.accrued_to, right.accrued_to)
     accrue(left, plan, until, until)
     accrue(right, plan, until, until)
-    out = accumulator_class(plan)(left.object_type, left.tenant, left.object_id, min(left.seen, right.seen))
+    out = accumulator_class(plan)(left.names, min(left.seen, right.seen))
     out.open = {**left.open, **right.open} or NO_ENTRIES
     out.count = left.count + right.count
     out.accrued_to = max(left.accrued_to, right.accrued_to)
@@ -1110,8 +1222,7 @@ def merge_all(plan: Plan, parts: list[Accumulator]) -> Accumulator:
     if not mergeable_in_order(plan.stat):
         return merge(plan, parts[0], parts[-1])  # raises, with the reason
     first = parts[0]
-    out = accumulator_class(plan)(first.object_type, first.tenant, first.object_id,
-                                  min(p.seen for p in parts))
+    out = accumulator_class(plan)(first.names, min(p.seen for p in parts))
     opens: dict[str, Instance] = {}
     members: dict[str, MemberStatus] = {}
     for p in parts:

@@ -258,11 +258,13 @@ class StatEngine:
         return found
 
     def _get_acc(self, slot: _Slot, otype: str, tenant: str, oid: str, t: int, now: int):
-        suffix, otype, tenant, oid = self._names(otype, tenant, oid)
+        names = self._names(otype, tenant, oid)
+        suffix, otype, tenant, oid = names
         acc = slot.accs.get(suffix)
         if acc is not None:
             return acc, False
-        acc = slot.accs[suffix] = acc_ops.new_accumulator(slot.plan, otype, tenant, oid, min(t, now), now)
+        acc = slot.accs[suffix] = acc_ops.new_accumulator(slot.plan, otype, tenant, oid, min(t, now), now,
+                                                          names)
         bisect.insort(slot.order, suffix)
         return acc, True
 
@@ -446,7 +448,7 @@ class StatEngine:
                     value == last or abs(value - last) < slot.insensitivity
                 ):
                     return
-        acc.sent, acc.sent_value, acc.sent_state = True, value, state
+        acc.sent, acc.sent_value, acc.sent_state = True, acc_ops.kept_value(value), state
         if slot.plan.kind == "Growing":  # ``slot.bounds``, inlined for the most common profile
             start, end = acc.bucket.start, None
         else:
@@ -555,7 +557,7 @@ class StatEngine:
                         value == last or abs(value - last) < insensitivity
                     ):
                         continue
-                acc.sent, acc.sent_value, acc.sent_state = True, value, None
+                acc.sent, acc.sent_value, acc.sent_state = True, acc_ops.kept_value(value), None
                 start, end = (acc.bucket.start, None) if growing else slot.bounds(acc, at)
                 append((slot, acc, start, end, value, None, at, "Change"))
             due["check"] = notification.next_check(stat, now)
@@ -703,7 +705,8 @@ class StatEngine:
             slot = self._by_name.get(key[: -len(suffix) - 1])
             if slot is not None:
                 acc = Accumulator.from_json(slot.plan, value)
-                suffix, acc.object_type, acc.tenant, acc.object_id = self._names(*value["o"])
+                acc.names = self._names(*value["o"])  # the object's shared names
+                suffix = acc.names[0]
                 slot.accs[suffix] = acc
         for slot in self._slots:
             slot.order = sorted(slot.accs)

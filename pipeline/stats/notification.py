@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.records.catalog import CATEGORIES
 from pipeline.stats import profiles
-from pipeline.stats.accumulator import Accumulator
+from pipeline.stats.accumulator import Accumulator, kept_value
 from pipeline.stats.categories import moves_only_with_window, moves_with_clock
 from pipeline.stats.model import Statistic
 
@@ -66,7 +66,7 @@ def changed_enough(stat: Statistic, acc: Accumulator, value: float | None, state
 
 
 def remember(acc: Accumulator, value: float | None, state: dict | None) -> None:
-    acc.sent, acc.sent_value, acc.sent_state = True, value, state
+    acc.sent, acc.sent_value, acc.sent_state = True, kept_value(value), state
 
 
 def sends_resets(stat: Statistic) -> bool:

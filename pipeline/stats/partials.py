@@ -313,7 +313,8 @@ class MergeEngine(StatEngine):
         first = source not in parts
         parts[source] = update
         plan = slot.plan
-        suffix, otype, tenant, oid = self._names(otype, tenant, oid)
+        names = self._names(otype, tenant, oid)
+        suffix = names[0]
         decoded = self._decoded.setdefault(key, {})
         decoded[source] = Accumulator.from_json(plan, acc_json)
         last = profiles.last_reset(plan.stat.profile, now) if plan.kind == "Growing" else None
@@ -326,7 +327,7 @@ class MergeEngine(StatEngine):
             self._bring(merged, plan, now, last)
         else:
             merged = acc_ops.merge_all(plan, [decoded[s] for s in sorted(decoded)])
-        merged.object_type, merged.tenant, merged.object_id = otype, tenant, oid
+        merged.names = names  # the object's shared names
         before = slot.accs.get(suffix)
         if plan.timeline and before is not None:
             # MaxNumber, MinNumber, AverageOfCurrentNumber: the sum's time line is the whole's own,
