@@ -18,7 +18,6 @@ from itertools import chain
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, action_rank
-from pipeline.stats.applied import AppliedIds, kept_from
 from pipeline.stats.config import Config
 from pipeline.stats.engine import StatEngine
 from pipeline.stats.rows import Row, as_records, batched, iter_records
@@ -40,7 +39,7 @@ class OrderedStats:
         self.engine = engine if engine is not None else StatEngine(config)
         self.buffer = ReorderBuffer(window_ms)
         self._arrivals = 0
-        self.applied_ids: dict[str, int] = AppliedIds()  # ActionID → EventTime, applied (compact ids)
+        self.applied_ids: dict[str, int] = {}  # ActionID → EventTime, applied
         self._waiting_ids: set[str] = set()  # in the window, not applied yet
         self.repeats = 0
 
@@ -60,7 +59,7 @@ class OrderedStats:
 
     def forget_before(self, t: int) -> None:
         """Drop remembered ids of actions older than ``t`` (bounded memory)."""
-        self.applied_ids = kept_from(self.applied_ids, t)
+        self.applied_ids = {k: v for k, v in self.applied_ids.items() if v >= t}
 
     def release_to(self, watermark: int) -> tuple[list[Any], list[dict]]:
         """Apply every held action at or before ``watermark``: nothing at or before it is to come."""
