@@ -74,13 +74,14 @@ def line_parts(name: Any, stat_type: Any, category: Any, profile: Any,
 
 
 class _Objects(dict):
-    """(object type, id, tenant) → ``OT,"ObjectID":ID,"TenantID":T`` of a line; bounded."""
+    """An accumulator's ``names`` (key, object type, tenant, id: one tuple per object, shared by its
+    accumulators) → ``OT,"ObjectID":ID,"TenantID":T`` of a line; bounded."""
 
-    def __missing__(self, key: tuple[Any, Any, Any]) -> str:
+    def __missing__(self, key: tuple[Any, Any, Any, Any]) -> str:
         if len(self) >= 1 << 16:  # a few MiB at most: a very long run of fresh objects starts again
             self.clear()
         s = _STRINGS
-        text = self[key] = f'{s[key[0]]},"ObjectID":{s[key[1]]},"TenantID":{s[key[2]]}'  # may raise _Fallback
+        text = self[key] = f'{s[key[1]]},"ObjectID":{s[key[3]]},"TenantID":{s[key[2]]}'  # may raise _Fallback
         return text
 
 
@@ -117,7 +118,7 @@ def encode_row(row: Row) -> bytes:
     t = _TIMES
     try:
         line = (
-            f'{parts[0]}{_OBJECTS[(acc.object_type, acc.object_id, acc.tenant)]}{parts[1]}{t[start]},'
+            f'{parts[0]}{_OBJECTS[acc.names]}{parts[1]}{t[start]},'
             f'"IntervalEnd":{t[end]},"Value":{number},"State":{state_text},{parts[2]}{t[emitted]},'
             f'"Reason":{_STRINGS[reason]}}}\n'
         )

@@ -51,7 +51,9 @@ def test_a_row_is_written_as_the_reference_writes_its_record(
     names: tuple[Any, ...], obj: tuple[Any, ...], start: Any, end: Any, emitted: Any, value: Any,
     state: dict | None, reason: str,
 ) -> None:
-    acc = SimpleNamespace(object_type=obj[0], tenant=obj[1], object_id=obj[2])
+    # An accumulator's names: its own fields, and the tuple the engine shares per object.
+    acc = SimpleNamespace(object_type=obj[0], tenant=obj[1], object_id=obj[2],
+                          names=("key", obj[0], obj[1], obj[2]))
     row = (_slot(names), acc, start, end, value, state, emitted, reason)
     rec = as_record(row)
     try:
@@ -65,7 +67,8 @@ def test_the_record_of_a_row_is_the_notification_record() -> None:
     """Fields and their order as ``notification.record`` makes them (schemas/StatValue.avsc)."""
     engine = StatEngine(load_config(None))
     slot = engine._slots[0]
-    acc = SimpleNamespace(object_type="Agent", tenant="t1", object_id="a1")
+    acc = SimpleNamespace(object_type="Agent", tenant="t1", object_id="a1",
+                          names=("Agent/t1/a1", "Agent", "t1", "a1"))
     state = {"Status": "Ready", "Media": {}, "DoNotDisturb": False, "Reason": None, "Since": 5}
     rec = as_record((slot, acc, 10, None, 2.5, state, 20, "Timer"))
     expected = record(slot.stat, "Agent", "t1", "a1", 2.5, state, (10, None), 20, "Timer")
