@@ -22,7 +22,10 @@ from pipeline.simulate import Simulator
 from pipeline.stats.config import load_config
 from tests.stream.harness import Pipeline, read_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+#: About 1¾ min (the first event waits out stage 2's idle limit for the three silent partitions):
+#: `pytest -m soak`. `make test` keeps the hold's rule (tests/stream/test_delivery_unit.py) and four
+#: partitions end to end (the scale-out test).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.soak]
 
 PARTITIONS = 4
 #: Lateness allowed: the feed itself races stage 1 (a partition whose input is not on the broker
