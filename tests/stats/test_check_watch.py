@@ -31,7 +31,9 @@ class _ScanningEngine(StatEngine):
         return super().advance_rows(now_ms)
 
 
-@pytest.mark.parametrize("seed", [3, 17, 29])
+@pytest.mark.parametrize(  # two more days with `pytest -m soak`
+    "seed", [3, pytest.param(17, marks=pytest.mark.soak), pytest.param(29, marks=pytest.mark.soak)]
+)
 def test_checks_of_the_watched_objects_alone_send_the_records_of_checks_of_every_object(
     tmp_path, seed: int
 ) -> None:
