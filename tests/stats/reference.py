@@ -23,6 +23,7 @@ class Completed:
     start: int
     main: bool
     rel: bool
+    index: int = -1  # position of the completing action in the history
 
 
 def _div(a: float, b: float) -> float:
@@ -87,14 +88,14 @@ class Reference:
                     dur = t - (a.get("StartTime") or (inst[0] if inst else t))
                 start = a.get("StartTime") if a.get("StartTime") is not None else t - dur
                 if in_m or in_r:
-                    done.append(Completed(t, dur, start, in_m, in_r))
+                    done.append(Completed(t, dur, start, in_m, in_r, index))
             elif in_m or in_r:
                 if a["Kind"] == "Retrospective":
                     dur = a["DurationMs"]
                     start = a["StartTime"] if a.get("StartTime") is not None else t - dur
                 else:
                     dur, start = 0, t
-                done.append(Completed(t, dur, start, in_m, in_r))
+                done.append(Completed(t, dur, start, in_m, in_r, index))
         return opened, done, changes
 
     def sessions(self, agent: str) -> list[list[int | None]]:
@@ -169,7 +170,15 @@ class Reference:
             durations = [c.duration for c in main]
             in_range = [c for c in main if ranged(c.duration)]
         else:
-            inside = [c for c in done if start <= c.end and (end is None or c.end <= end) and c.end <= at]
+            # An agent's session starts at its login: what completed at that instant before the
+            # login (earlier in the history) belongs to no session, as in the engine, which applies
+            # actions in order.
+            login_at = None
+            if stat.profile.kind == "SinceLogin" and obj[0] == "Agent":
+                login_at = [s for s in self.sessions(obj[1]) if s[0] == start][-1][2]
+            inside = [c for c in done if (start < c.end or (start == c.end and (login_at is None
+                                                                                or c.index > login_at)))
+                      and (end is None or c.end <= end) and c.end <= at]
             if stat.profile.kind == "Growing":
                 inside = [c for c in inside if c.end < (end if end is not None else at + 1)]
             main = [c for c in inside if c.main]
