@@ -47,6 +47,11 @@ class OrderedStats:
         """Hold one action until a watermark passes it; returns (tags of the actions applied now or
         dropped, statistic records): a repeat is dropped at once, a late action (older than one
         already applied) is applied at once."""
+        tags, rows = self.push_rows(action, tag)
+        return tags, as_records(rows)
+
+    def push_rows(self, action: dict, tag: Any = None) -> tuple[list[Any], list[Row]]:
+        """:meth:`push`, its records as rows (``pipeline.stats.rows``: what stage 3 encodes)."""
         action_id = action.get("ActionID")
         if action_id is not None:
             if action_id in self.applied_ids or action_id in self._waiting_ids:
@@ -55,7 +60,7 @@ class OrderedStats:
             self._waiting_ids.add(action_id)
         self._arrivals += 1
         rank = action_rank(action, self._arrivals)
-        return self._apply(self.buffer.hold(action["EventTime"], rank, (action, tag)))
+        return self._apply_rows(self.buffer.hold(action["EventTime"], rank, (action, tag)))
 
     def forget_before(self, t: int) -> None:
         """Drop remembered ids of actions older than ``t`` (bounded memory)."""
@@ -63,15 +68,29 @@ class OrderedStats:
 
     def release_to(self, watermark: int) -> tuple[list[Any], list[dict]]:
         """Apply every held action at or before ``watermark``: nothing at or before it is to come."""
-        return self._apply(self.buffer.release_to(watermark))
+        tags, rows = self.release_to_rows(watermark)
+        return tags, as_records(rows)
+
+    def release_to_rows(self, watermark: int) -> tuple[list[Any], list[Row]]:
+        """:meth:`release_to`, its records as rows."""
+        return self._apply_rows(self.buffer.release_to(watermark))
 
     def flush(self) -> tuple[list[Any], list[dict]]:
         """Apply everything held (end of input; live on the wall clock, a quiet input too)."""
-        return self._apply(self.buffer.flush())
+        tags, rows = self.flush_rows()
+        return tags, as_records(rows)
+
+    def flush_rows(self) -> tuple[list[Any], list[Row]]:
+        """:meth:`flush`, its records as rows."""
+        return self._apply_rows(self.buffer.flush())
 
     def advance(self, now: int) -> list[dict]:
         """Move the engine's clock (resets, Time notifications) without new actions."""
-        return self.engine.advance(now)
+        return as_records(self.advance_rows(now))
+
+    def advance_rows(self, now: int) -> list[Row]:
+        """:meth:`advance`, its records as rows."""
+        return self.engine.advance_rows(now)
 
     def finals(self, until: int) -> list[dict]:
         return self.engine.finals(until)
@@ -122,10 +141,10 @@ class OrderedStats:
         """:meth:`iter_flush` as lists of rows (see :meth:`iter_push_batches`)."""
         return self._iter_apply(self.buffer.flush(), [])
 
-    def _apply(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[dict]]:
+    def _apply_rows(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[Row]]:
         tags: list[Any] = []
-        records = as_records(chain.from_iterable(self._iter_apply(released, tags)))
-        return tags, records
+        rows = list(chain.from_iterable(self._iter_apply(released, tags)))
+        return tags, rows
 
     def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[list[Row]]:
         """Apply the released actions in order, yielding their records as lists of rows (what each

@@ -51,8 +51,8 @@ from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
 from pipeline.records.codec import MARKER, decode
 from pipeline.records.errors import BadRecord
-from pipeline.records.keys import stat_record_key
 from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.rows import Row, message_key, stat_encoder
 from pipeline.stream import delivery, late
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
 from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
@@ -137,7 +137,7 @@ class _PartitionStats(Checkpoint):
         self.released: int | None = None  # every action at or before it is applied (partial mode)
         self.mark_sent: int | None = None  # the last watermark sent to stage 4
 
-    def release_to(self, watermark: int) -> tuple[list, list[dict]]:
+    def release_to(self, watermark: int) -> tuple[list, list[Row]]:
         """Apply the held actions up to ``watermark`` (stage 2's lowest).
 
         With several partitions the engine's clock follows the watermarks, and one watermark can
@@ -147,7 +147,7 @@ class _PartitionStats(Checkpoint):
         ``docs/statistics-engine.md``), so a partition's records depend on its own actions and the
         grid, not on batch sizes.
         """
-        return self.stats.release_to(watermark)
+        return self.stats.release_to_rows(watermark)
 
     def marker(self, space: str, extra: dict | None = None) -> str:
         marks = {str(source): t for source, t in self.marks.marks().items()}
@@ -169,7 +169,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     inputs = app.topic(topics.stats_inputs, key_type=bytes, value_type=bytes)
     producer = shared_producer(app, settings)
     stat_topics = {name: topics.stat(name) for name in config.stat_types}
-    serialization = settings.serialization  # how records are framed (pipeline.records.serialization)
+    # How records are framed (pipeline.records.serialization); a row's message is written from the
+    # row itself, without its record dict (pipeline.stats.rows.single_object).
+    encode_row = stat_encoder(settings.serialization)
     table = delivery.raw_table(app, "statistics", settings.partitions_of(topics.stats_inputs))
     sources = settings.partitions_of(topics.agent_inputs) or 1  # stage 2 partitions announcing watermarks
     partitions: dict[int, _PartitionStats] = {}
@@ -206,11 +208,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     # --- end of partitioned statistics ------------------------------------------------------------
 
-    def publish(out: Batch, records: list[dict]) -> None:
-        counts["records"] += len(records)
-        for r in records:
-            topic = stat_topics[r["StatType"]]
-            out.produce(topic, stat_record_key(r), serialization.encode("StatValue", r, topic))
+    def publish(out: Batch, rows: list[Row]) -> None:
+        counts["records"] += len(rows)
+        for row in rows:
+            topic = stat_topics[row[0].stat_type]
+            out.produce(topic, message_key(row), encode_row(row, topic))
 
     def partition(number: int) -> _PartitionStats:
         part = partitions.get(number)
@@ -220,10 +222,10 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             part.restore(saved_entries(table, number))
         return part
 
-    def applied(out: Batch, part: _PartitionStats, tags: list[Input], records: list[dict]) -> None:
+    def applied(out: Batch, part: _PartitionStats, tags: list[Input], records: list[Row]) -> None:
         """Publish, then note the inputs whose actions are all applied (acked at the next checkpoint)."""
         if not event_clock:
-            records = part.stats.advance(int(time.time() * 1000)) + records
+            records = part.stats.advance_rows(int(time.time() * 1000)) + records
         publish(out, records)
         part.applied_tags(tags)
 
@@ -260,7 +262,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             return
         for action in actions:
             part.last_event_time = action["EventTime"]
-            tags, records = part.stats.push(action, tag)
+            tags, records = part.stats.push_rows(action, tag)
             applied(out, part, tags, records)
 
     @app.agent(inputs, name="stage3-statistics")
@@ -300,13 +302,13 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         out = producer.batch()
         flushed: list[tuple[_PartitionStats, list[Input]]] = []
         for part in list(partitions.values()):
-            records: list[dict] = []
+            records: list[Row] = []
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
-                tags, records = part.stats.flush()
+                tags, records = part.stats.flush_rows()
                 flushed.append((part, tags))
                 if part.last_event_time is not None:  # everything pushed so far is applied
                     part.released = max(part.released or part.last_event_time, part.last_event_time)
-            records += part.stats.advance(int(time.time() * 1000))
+            records += part.stats.advance_rows(int(time.time() * 1000))
             if records:
                 publish(out, records)
             send_partials(out, part)
