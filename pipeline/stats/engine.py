@@ -679,15 +679,18 @@ class StatEngine:
 
     # -------------------------------------------------------------------------------------- state
 
-    def export_state(self) -> dict[str, Any]:
-        """All state as JSON-compatible data (a deep copy)."""
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
+        """All state as JSON-compatible data: a deep copy, or with ``copy=False`` a view sharing the
+        engine's own objects (fresh top level and ``meta``), for a caller that encodes it before the
+        engine changes again — a checkpoint, where the copy through ``json`` cost as much as the rest
+        of the export."""
         accumulators = {
             f"{slot.stat.name}/{suffix}": slot.accs[suffix].to_json(slot.plan)
             for slot in self._slots for suffix in slot.order
         }
-        state = {"version": STATE_VERSION, "meta": self._meta, "accumulators": accumulators,
+        state = {"version": STATE_VERSION, "meta": dict(self._meta), "accumulators": accumulators,
                  "objects": self._objects}
-        return json.loads(json.dumps(state))
+        return json.loads(json.dumps(state)) if copy else state
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace all state with an ``export_state`` result (same configuration)."""

@@ -202,9 +202,9 @@ class PartialEngine(StatEngine):
 
     # ---- state
 
-    def export_state(self) -> dict[str, Any]:
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
         """The engine's state; the partial bookkeeping rides in ``meta`` (every checkpoint keeps it)."""
-        state = super().export_state()
+        state = super().export_state(copy)
         if self.partial:
             dirty = [[name, suffix] for name, suffix in self._dirty]
             state["meta"]["partials"] = json.loads(json.dumps({
@@ -348,8 +348,8 @@ class MergeEngine(StatEngine):
         self._notify(slot, merged, now, out)
         return out
 
-    def export_state(self) -> dict[str, Any]:
-        state = super().export_state()
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
+        state = super().export_state(copy)
         state["partials"] = json.loads(json.dumps(
             {key: {str(s): u for s, u in parts.items()} for key, parts in self.partials.items()}
         ))
@@ -440,10 +440,11 @@ class MergeStats:
     def iter_finals(self, until: int) -> Iterator[dict]:
         return self.engine.iter_finals(until)
 
-    def export_state(self) -> dict[str, Any]:
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
         """The engine's state (merged accumulators, ``partials``) plus the held updates, the sources'
-        watermarks and the newest Seq per (Key, From), so a restarted stage 4 drops redeliveries."""
-        state = self.engine.export_state()
+        watermarks and the newest Seq per (Key, From), so a restarted stage 4 drops redeliveries
+        (``copy``: as ``StatEngine.export_state``)."""
+        state = self.engine.export_state(copy)
         state["merge"] = json.loads(json.dumps({
             "held": [u for _o, u, _t in sorted(self._held, key=lambda e: e[0])],
             "marks": {str(s): t for s, t in self._marks.items()},

@@ -49,7 +49,9 @@ COST_FACTOR = 8.0
 class Checkpointable(Protocol):
     """What a checkpoint saves: the whole state as JSON-compatible data, and back."""
 
-    def export_state(self) -> dict[str, Any]: ...
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
+        """``copy=False``: the state may share the object's own data (it is encoded at once)."""
+        ...
 
     def import_state(self, data: dict[str, Any]) -> None: ...
 
@@ -132,7 +134,7 @@ class Checkpoint:
         a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
         accumulator; a bucket is written again only when one of its entries changed.
         """
-        state = self.state.export_state()
+        state = self.state.export_state(copy=False)
         head = {k: v for k, v in state.items() if not self._split(k, v)}
         fine = {"meta": _json(head)}
         for name, short in self.sections.items():

@@ -95,8 +95,8 @@ class _Saved:
     def __init__(self, stats: OrderedStats) -> None:
         self.stats = stats
 
-    def export_state(self) -> dict[str, Any]:
-        state = self.stats.engine.export_state()
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
+        state = self.stats.engine.export_state(copy)
         chunks: dict[str, dict[str, int]] = {}
         for action_id, t in self.stats.applied_ids.items():
             chunks.setdefault(str(t // 1000), {})[action_id] = t

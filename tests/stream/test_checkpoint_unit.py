@@ -15,7 +15,7 @@ class Toy:
     def __init__(self) -> None:
         self.data: dict[str, Any] = {"version": 1, "clock": None, "items": {}}
 
-    def export_state(self) -> dict[str, Any]:
+    def export_state(self, copy: bool = True) -> dict[str, Any]:
         return {**self.data, "items": dict(self.data["items"])}
 
     def import_state(self, data: dict[str, Any]) -> None:
@@ -80,3 +80,36 @@ def test_a_costly_checkpoint_makes_the_next_one_wait_in_proportion() -> None:
     part.last_cost = 1.5  # a big state: 1.5 s to export and encode
     assert not part.due(100.0 + 2.0, every_s=2.0)
     assert part.due(100.0 + COST_FACTOR * 1.5, every_s=2.0)
+
+
+def test_a_checkpoint_of_an_engine_encodes_what_its_deep_copy_holds_and_changes_nothing() -> None:
+    """Checkpoints export without the deep copy (``export_state(copy=False)``): the same entries as
+    from the copy, and the engine (partial bookkeeping in ``meta`` included) left as it was."""
+    import json
+
+    from pipeline.core.driver import CoreDriver
+    from pipeline.records.validation import validate_event
+    from pipeline.simulate import Simulator
+    from pipeline.stats.config import load_config
+    from pipeline.stats.partials import PartialStats
+    from pipeline.stream.statistics import SECTIONS, _Saved
+
+    config = load_config(None)
+    sim = Simulator(agents=6, hours=1.0, per_hour=120, seed=3, tenant="t1", start="2026-05-11T08:00:00Z")
+    actions = CoreDriver(config.capacity).push_all([validate_event(e) for e in sim.events()])
+    stats = PartialStats(config, source=0, partitions=2)
+    for action in actions:
+        stats.push_rows(action)
+    stats.release_to_rows(actions[-1]["EventTime"])
+    saved = _Saved(stats)
+    meta_before = json.dumps(stats.engine._meta, sort_keys=True)
+    view = Checkpoint(0, saved, SECTIONS).entries("A")
+
+    class Copied:
+        def export_state(self, copy: bool = True) -> dict[str, Any]:
+            return saved.export_state(copy=True)
+
+    assert len(view) > 1
+    assert view == Checkpoint(0, Copied(), SECTIONS).entries("A")
+    assert json.dumps(stats.engine._meta, sort_keys=True) == meta_before
+    assert "partials" not in stats.engine._meta
