@@ -55,7 +55,7 @@ class DeliveryFailed(KafkaException):
 class Batch:
     """The records one stage produced for one batch of inputs; await :meth:`delivered` once."""
 
-    __slots__ = ("_owner", "_lock", "_produced", "_acked", "_sealed", "_future", "_error", "_loop")
+    __slots__ = ("_owner", "_lock", "_produced", "_acked", "_sealed", "_future", "_error", "_loop", "_report")
 
     def __init__(self, owner: BatchProducer) -> None:
         self._owner = owner
@@ -66,22 +66,23 @@ class Batch:
         self._future: asyncio.Future | None = None
         self._error: KafkaError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._report = self._on_delivery  # one bound method for every record of the batch
 
     def __len__(self) -> int:
         return self._produced
 
     def produce(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         """Queue one record (never blocks the event loop for long: a full queue drains first)."""
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._on_delivery}
-        if partition is not None:
-            kwargs["partition"] = partition
-        producer = self._owner.client
+        # Positional arguments (topic, value, key, partition, on_delivery): no keyword dict per
+        # record; -1 is librdkafka's "unassigned" partition, what leaving it out means.
+        produce = self._owner.client.produce
+        where = -1 if partition is None else partition
         while True:
             try:
-                producer.produce(topic, **kwargs)
+                produce(topic, value, key, where, self._report)
                 break
             except BufferError:  # the local queue is full: let the broker catch up
-                producer.flush(0.05)
+                self._owner.client.flush(0.05)
         self._produced += 1
 
     def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:

@@ -108,12 +108,15 @@ def test_a_partition_given_up_is_read_again_from_the_table() -> None:
 
 
 class FakeClient:
-    """librdkafka's producer as a batch sees it: ``produce`` with a delivery callback."""
+    """librdkafka's producer as a batch sees it: ``produce`` (its positional order) with a delivery
+    callback."""
 
     def __init__(self) -> None:
         self.callbacks: list = []
+        self.records: list[tuple] = []
 
-    def produce(self, topic: str, key=None, value=None, on_delivery=None, partition=None) -> None:
+    def produce(self, topic: str, value=None, key=None, partition=-1, on_delivery=None) -> None:
+        self.records.append((topic, key, value, partition))
         self.callbacks.append(on_delivery)
 
 
@@ -121,7 +124,8 @@ def test_a_batch_is_delivered_only_once_every_report_is_in() -> None:
     client = FakeClient()
     batch = Batch(SimpleNamespace(client=client))
     for n in range(3):
-        batch.produce("t", b"k", b"v%d" % n)
+        batch.produce("t", b"k", b"v%d" % n, partition=None if n < 2 else 4)
+    assert client.records == [("t", b"k", b"v0", -1), ("t", b"k", b"v1", -1), ("t", b"k", b"v2", 4)]
 
     async def scenario() -> list[str]:
         seen: list[str] = []
