@@ -35,7 +35,7 @@ from pipeline.records.schemas import load_schema
 from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.stats.config import load_config
 from tests.bench.matching import COUNTERS, action_latencies, statistic_latencies
-from tests.bench.measure import REPO, PeakRss, percentile
+from tests.bench.measure import REPO, PeakRss, cpu_seconds, percentile
 
 READY_TIMEOUT_S = 180.0
 PROBE_TENANT = "bench-probe"
@@ -236,6 +236,7 @@ def worker_on_day(
                 )
             time.sleep(1.0)  # the probes' own few actions
             base_actions, base_records = reader.counts[actions_topic], reader.total
+            cpu_before = sum(cpu_seconds(p.pid) for p in procs)
             started = time.time()
             produce_all(prod, topic_name("events", prefix), encoded)
             deadline = time.monotonic() + cap_s
@@ -248,6 +249,7 @@ def worker_on_day(
             if not alive():
                 dead = next(n for n, p in enumerate(procs) if p.poll() is not None)
                 raise RuntimeError(f"worker {dead} exited: {_log_tail(Path(tmp) / f'w{dead}')}")
+            cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
             seen = reader.counts[actions_topic] - base_actions
             outputs = reader.total - base_records
             ended = reader.max_ts / 1000  # the probes' outputs all came before the day was fed
@@ -262,6 +264,7 @@ def worker_on_day(
         "seconds": max(ended - started, 1e-3),
         "complete": seen >= expected,
         "peak_rss": peak,
+        "cpu_s": cpu,
     }
 
 
@@ -282,6 +285,12 @@ def row_worker(events_path: Path, config_path: Path, described: str, cap_s: floa
             "note": note,
         },
         {"key": "worker.rss", "what": "peak RSS of that worker", "value": got["peak_rss"] / MB, "unit": "MB"},
+        {
+            "key": "worker.cpu",
+            "what": "that worker's CPU time (user + system) per 1,000 events, fed to idle",
+            "value": 1000 * got["cpu_s"] / max(got["events"] * min(done, 1.0), 1),
+            "unit": "s",
+        },
     ]
 
 

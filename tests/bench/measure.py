@@ -46,6 +46,17 @@ def _vm_hwm_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from ``/proc/<pid>/stat``; 0.0 once it
+    is gone. Differences of it measure work, not waiting: steadier than rates on a shared machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 @dataclass
 class Finished:
     """How a measured child ended."""

@@ -53,6 +53,8 @@ def format_value(value: float | None, unit: str) -> str:
         return "never (output missing)"
     if unit == "×":
         return f"{value:.2f}"
+    if unit == "s":
+        return f"{value:,.2f} s"
     if unit == "events/s" and value < 100:
         return f"{value:,.1f} events/s"
     return f"{value:,.0f} {unit}"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.bench.measure import PeakRss, commit, machine, percentile
+from tests.bench.measure import PeakRss, commit, cpu_seconds, machine, percentile
 
 MiB = 2**20
 
@@ -57,3 +57,19 @@ def test_a_child_outliving_the_timeout_is_killed_and_said_so() -> None:
 def test_machine_and_commit_lines() -> None:
     assert "cores" in machine() and "Python 3." in machine()
     assert commit() != "unknown commit"
+
+
+def test_cpu_seconds_count_a_childs_work_not_its_waiting() -> None:
+    """A child that computes, then sleeps: its CPU time grows while it computes, not while it sleeps."""
+    code = ("import time, sys\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
+            "print('done', flush=True)\ntime.sleep(30)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "done"
+        worked = cpu_seconds(proc.pid)
+        assert worked >= 0.5
+        assert cpu_seconds(proc.pid) - worked < 0.2  # sleeping
+    finally:
+        proc.kill()
+        proc.wait()
+    assert cpu_seconds(proc.pid) == 0.0  # gone
