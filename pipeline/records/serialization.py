@@ -143,7 +143,7 @@ def registry_client(url: str) -> Any:
 def to_avro(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
     """A record as the Avro schema holds it: a StatValue's ``State`` as its JSON string."""
     if record_type == "StatValue" and isinstance(record.get("State"), dict):
-        state = json.dumps(codec.state_for_output(record["State"]), separators=(",", ":"))
+        state = codec.state_text(record["State"])
         return {**record, "State": state}
     return record
 

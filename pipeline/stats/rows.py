@@ -21,14 +21,13 @@ record's message key.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
 from pipeline.records.avro_writer import long_bytes, string_bytes
-from pipeline.records.codec import encode, fingerprint_of, state_for_output
+from pipeline.records.codec import encode, fingerprint_of, state_text
 from pipeline.records.jsonlines import _STRINGS, _TIMES, _Fallback, _state_text, encode_stat_line
 from pipeline.records.keys import stat_key
 
@@ -227,7 +226,7 @@ def single_object(row: Row) -> bytes:
     if state is None:
         state_bytes = b"\x00"
     elif state.__class__ is dict:
-        state_bytes = b"\x02" + string_bytes(json.dumps(state_for_output(state), separators=(",", ":")))
+        state_bytes = b"\x02" + string_bytes(state_text(state))
     else:
         return encode("StatValue", as_record(row))
     if not ((start is None or start.__class__ is int) and (end is None or end.__class__ is int)
