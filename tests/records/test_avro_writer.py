@@ -79,7 +79,7 @@ def test_every_schema_of_ours_is_compiled(record_type: str) -> None:
 def test_random_records_are_written_as_fastavro_writes_them(record_type: str) -> None:
     schema = load_schema(record_type).raw
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(_record(schema, {}))
     def check(record: dict) -> None:
         assert _outcome(encode, record_type, record) == _outcome(fastavro_encode, record_type, record)

@@ -95,7 +95,7 @@ def test_a_checkpoint_of_an_engine_encodes_what_its_deep_copy_holds_and_changes_
     from pipeline.stream.statistics import SECTIONS, _Saved
 
     config = load_config(None)
-    sim = Simulator(agents=6, hours=1.0, per_hour=120, seed=3, tenant="t1", start="2026-05-11T08:00:00Z")
+    sim = Simulator(agents=4, hours=0.5, per_hour=120, seed=3, tenant="t1", start="2026-05-11T08:00:00Z")
     actions = CoreDriver(config.capacity).push_all([validate_event(e) for e in sim.events()])
     stats = PartialStats(config, source=0, partitions=2)
     for action in actions:
