@@ -15,8 +15,8 @@ engine's public methods, stage 3 and 4 — and :func:`encode_row` writes the byt
 made once per statistic (:func:`line_parts`) and once per object. :func:`single_object` does the
 same for a Kafka message: the bytes of ``codec.encode("StatValue", as_record(row))`` (fastavro's
 schemaless writer cost about 21 µs a record, a fifth of a worker's time), with the Avro of the
-constant fields made once per statistic and object (:func:`message_head`), which also gives the
-record's message key.
+constant fields made once per statistic and object (``_HEADS``), which also gives the record's
+message key (:func:`message_key`).
 """
 
 from __future__ import annotations
@@ -173,7 +173,9 @@ class _OptionalTimes(_Bounded):
         return b"\x00" if t is None else b"\x02" + avro_long(t)
 
 
-class _Times(_Bounded):
+class _LongTimes(_Bounded):
+    """An int time → the Avro of a long (EmittedAt)."""
+
     def make(self, t: int) -> bytes:
         return avro_long(t)
 
@@ -195,7 +197,7 @@ class _Heads(_Bounded):
         return stat_key(slot.name, otype, tenant, oid).encode(), b"".join(map(string_bytes, names))
 
 
-_OPTIONAL_TIMES, _LONG_TIMES, _AVRO_STRINGS, _HEADS = _OptionalTimes(), _Times(), _AvroStrings(), _Heads()
+_OPTIONAL_TIMES, _LONG_TIMES, _AVRO_STRINGS, _HEADS = _OptionalTimes(), _LongTimes(), _AvroStrings(), _Heads()
 
 
 def message_key(row: Row) -> bytes:
