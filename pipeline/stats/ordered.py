@@ -13,6 +13,7 @@ order. Replay and the Faust stage both drive this class, so their statistic reco
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from itertools import chain
 from typing import Any
@@ -24,17 +25,26 @@ from pipeline.stats.rows import Row, as_records, batched, iter_records
 
 #: How long (event time) an applied ActionID is remembered to drop a repeat of it.
 DEDUP_RETENTION_MS = 3_600_000
+#: ... and the newest this many applied ActionIDs are remembered whatever their time. A repeat comes
+#: from an upstream stage made again after a crash, which sends again what it had sent since its
+#: last commit: a span of its processing, seconds, not of event time. When event time jumps (a
+#: backlog whose input resumes hours later, a day followed by another tenant's events) the hour of
+#: event time can pass in one step while such repeats are still on their way; kept alone, it let
+#: them count twice (a kill test's queue counts one to five too high). 100,000 actions are about
+#: 10 s of one worker's actions at 1,500 events/s, several times a commit interval's span.
+DEDUP_KEEP = 100_000
 
 
 class OrderedStats:
     """Push actions (each with an opaque ``tag`` returned once it is applied); collect records.
 
     Repeats of an ``ActionID`` (the pipeline delivers actions at least once) are dropped, so every
-    action counts once; applied ids are remembered for :data:`DEDUP_RETENTION_MS` of event time.
+    action counts once; applied ids are remembered for :data:`DEDUP_RETENTION_MS` of event time,
+    and the newest ``dedup_keep`` (:data:`DEDUP_KEEP`) whatever their time.
     """
 
     def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS,
-                 engine: StatEngine | None = None) -> None:
+                 engine: StatEngine | None = None, dedup_keep: int = DEDUP_KEEP) -> None:
         # ``engine``: a StatEngine subclass (stage 3's partial mode, ``pipeline.stats.partials``).
         self.engine = engine if engine is not None else StatEngine(config)
         self.buffer = ReorderBuffer(window_ms)
@@ -42,6 +52,7 @@ class OrderedStats:
         self.applied_ids: dict[str, int] = {}  # ActionID → EventTime, applied
         self._waiting_ids: set[str] = set()  # in the window, not applied yet
         self.repeats = 0
+        self.dedup_keep = dedup_keep
 
     def push(self, action: dict, tag: Any = None) -> tuple[list[Any], list[dict]]:
         """Hold one action until a watermark passes it; returns (tags of the actions applied now or
@@ -166,7 +177,8 @@ class OrderedStats:
             if action_id is not None:
                 self._waiting_ids.discard(action_id)
                 self.applied_ids[action_id] = action["EventTime"]
-        if len(self.applied_ids) > 4096 and self.engine.clock is not None:
+        if len(self.applied_ids) > 2 * self.dedup_keep and self.engine.clock is not None:
             oldest = next(iter(self.applied_ids.values()))
             if oldest < self.engine.clock - 2 * DEDUP_RETENTION_MS:
-                self.forget_before(self.engine.clock - DEDUP_RETENTION_MS)
+                newest_kept = heapq.nlargest(self.dedup_keep, self.applied_ids.values())[-1]
+                self.forget_before(min(self.engine.clock - DEDUP_RETENTION_MS, newest_kept))

@@ -1,0 +1,49 @@
+"""Stage 3 remembers applied ActionIDs long enough to drop repeats after a jump in event time.
+
+A repeat comes from an upstream stage made again after a crash: it follows its original by a span
+of processing, not of event time. A day followed hours later by other events (the kill test's
+day: one tenant from 08:00, the golden scenarios at 13:00 and 15:00) moves the clock by hours in
+one step; the ids of the hour before must still drop the repeats that come after.
+"""
+
+from __future__ import annotations
+
+from pipeline.stats.config import load_config
+from pipeline.stats.ordered import DEDUP_RETENTION_MS, OrderedStats
+
+T0 = 1_778_486_400_000  # 2026-05-11T08:00:00Z
+
+
+def accepted(n: int, t: int) -> dict:
+    return {
+        "ActionID": f"id-{n}", "Action": "Accepted", "Kind": "Retrospective", "ObjectType": "Agent",
+        "ObjectID": "a1", "TenantID": "t1", "EventTime": t, "DurationMs": 5, "AgentID": "a1",
+        "MediaTypeID": "email",
+    }
+
+
+def day_then_jump(stats: OrderedStats, n: int) -> list[dict]:
+    """``n`` actions 100 ms apart from 08:00, then one five hours later, each released at once."""
+    actions = [accepted(i, T0 + 100 * i) for i in range(n)] + [accepted(n, T0 + 5 * 3_600_000)]
+    for action in actions:
+        stats.push(action)
+        stats.release_to(action["EventTime"])
+    return actions
+
+
+def test_a_repeat_after_a_jump_of_hours_is_still_dropped() -> None:
+    stats = OrderedStats(load_config(None), window_ms=0)
+    actions = day_then_jump(stats, 4200)  # more than the 4,096 ids that used to start forgetting
+    assert stats.engine.clock - actions[-2]["EventTime"] > 2 * DEDUP_RETENTION_MS
+    tags, records = stats.push(dict(actions[-2]), "again")
+    assert tags == ["again"] and records == [] and stats.repeats == 1
+
+
+def test_ids_older_than_the_hour_are_forgotten_beyond_the_newest_kept() -> None:
+    stats = OrderedStats(load_config(None), window_ms=0, dedup_keep=100)
+    actions = day_then_jump(stats, 450)
+    assert 100 <= len(stats.applied_ids) <= 200  # bounded: forgotten down to the newest 100
+    assert actions[-2]["ActionID"] in stats.applied_ids  # the newest are kept, however old
+    assert actions[0]["ActionID"] not in stats.applied_ids
+    _tags, records = stats.push(dict(actions[-3]), "again")
+    assert records == [] and stats.repeats == 1
