@@ -33,12 +33,18 @@ run: broker topics
 	@$(BIN)/mediastat simulate --agents $(AGENTS) --write-config .run/live.stats.yaml
 	@BIN=$(BIN) CONFIG=.run/live.stats.yaml AGENTS=$(AGENTS) SPEED=$(SPEED) bash deploy/live.sh
 
-## every test; integration tests start their own broker (see tests/conftest.py)
+TEST_PROCS ?= 2
+## every test: the broker-free ones on $(TEST_PROCS) processes (pytest-xdist), then the integration
+## tests one at a time (they share one broker and start workers of their own; tests/conftest.py).
+## Both parts always run; the exit status is the first part's failure, else the second's.
 test: venv
-	$(BIN)/python -m pytest
+	@status=0; \
+	$(BIN)/python -m pytest -m "not integration" -n $(TEST_PROCS) || status=$$?; \
+	$(BIN)/python -m pytest -m integration || { s=$$?; [ $$status -ne 0 ] || status=$$s; }; \
+	exit $$status
 
 test-fast: venv
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -m "not integration and not slow" -n $(TEST_PROCS)
 
 ## only the checks against the specification's worked scenarios: $$MEDIASTAT_SPEC_DIR, else
 ## ../shared/spec; fails (pytest exit code 4, with the reason) when that folder is missing
