@@ -27,7 +27,7 @@ import bisect
 import copy
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pipeline.records.keys import object_key
@@ -117,6 +117,45 @@ class _Slot:
         if self.state:
             return None, categories.current_state(acc, self.stat)
         return self.value_of(acc, at), None
+
+
+class AccumulatorsView(Mapping):
+    """The accumulators' JSON data by key (``Statistic/ObjectType/TenantID/ObjectID``), made as
+    each is read: what ``export_state(copy=False)`` gives a checkpoint.
+
+    Made all at once, the data of every accumulator was the peak of a worker's memory: at 2,000
+    agents, 212,000 dicts of nested dicts and lists held about 570 MB for the 110 MB of JSON they
+    encode to, on top of the engine itself. Reading the view while the engine changes is an error
+    of the caller (the keys come from the slots' ``order`` as they are then).
+    """
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._slots = slots
+        self._by_name = {slot.stat.name: slot for slot in slots}
+
+    def __len__(self) -> int:
+        return sum(len(slot.order) for slot in self._slots)
+
+    def __iter__(self) -> Iterator[str]:
+        for slot in self._slots:
+            name = slot.stat.name
+            for suffix in slot.order:
+                yield f"{name}/{suffix}"
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        name, _, suffix = key.partition("/")
+        slot = self._by_name.get(name)
+        acc = None if slot is None else slot.accs.get(suffix)
+        if acc is None:
+            raise KeyError(key)
+        return acc.to_json(slot.plan)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
+        """(key, JSON data) in export order, one accumulator at a time."""
+        for slot in self._slots:
+            name, plan, accs = slot.stat.name, slot.plan, slot.accs
+            for suffix in slot.order:
+                yield f"{name}/{suffix}", accs[suffix].to_json(plan)
 
 
 class StatEngine:
@@ -683,27 +722,39 @@ class StatEngine:
         """All state as JSON-compatible data: a deep copy, or with ``copy=False`` a view sharing the
         engine's own objects (fresh top level and ``meta``), for a caller that encodes it before the
         engine changes again — a checkpoint, where the copy through ``json`` cost as much as the rest
-        of the export."""
+        of the export. The view's ``accumulators`` is an :class:`AccumulatorsView`: each one's JSON
+        data is made as it is read, so the caller can encode them one at a time."""
+        if not copy:
+            return {"version": STATE_VERSION, "meta": dict(self._meta),
+                    "accumulators": AccumulatorsView(self._slots), "objects": self._objects}
         accumulators = {
             f"{slot.stat.name}/{suffix}": slot.accs[suffix].to_json(slot.plan)
             for slot in self._slots for suffix in slot.order
         }
         state = {"version": STATE_VERSION, "meta": dict(self._meta), "accumulators": accumulators,
                  "objects": self._objects}
-        return json.loads(json.dumps(state)) if copy else state
+        return json.loads(json.dumps(state))
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace all state with an ``export_state`` result (same configuration)."""
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported statistics state version {data.get('version')!r}")
-        data = json.loads(json.dumps(data))
+        # The engine's own copy of everything it keeps. A dict's accumulators are copied one at a
+        # time, and those of another mapping (a checkpoint's ``Decoded`` section) are decoded afresh
+        # as they are read: either way the whole section is never held a second time.
+        given = data["accumulators"]
+        data = json.loads(json.dumps({k: dict(v.items()) if isinstance(v, Mapping) else v
+                                      for k, v in data.items() if k != "accumulators"}))
+        own = isinstance(given, dict)
         self._meta = data["meta"]
         self._objects = data["objects"]
         self._membership = {}
         for slot in self._slots:
             slot.accs, slot.order = {}, []
             slot.watch = None
-        for key, value in data["accumulators"].items():
+        for key, value in given.items():
+            if own:
+                value = json.loads(json.dumps(value))
             suffix = "/".join(value["o"])
             slot = self._by_name.get(key[: -len(suffix) - 1])
             if slot is not None:

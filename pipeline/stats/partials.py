@@ -360,7 +360,7 @@ class MergeEngine(StatEngine):
         self._decoded = {}
         self.partials = {
             key: {int(s): u for s, u in parts.items()}
-            for key, parts in json.loads(json.dumps(data.get("partials", {}))).items()
+            for key, parts in json.loads(json.dumps(dict(data.get("partials", {}).items()))).items()
         }
 
 
