@@ -105,7 +105,9 @@ class _Saved:
 
     def import_state(self, data: dict[str, Any]) -> None:
         data = dict(data)
-        for chunk in data.pop("ids", {}).values():
+        # By second of event time: near enough to the order they were applied in, the order in
+        # which the oldest are forgotten (``OrderedStats.forget_oldest``).
+        for _second, chunk in sorted(data.pop("ids", {}).items(), key=lambda item: int(item[0])):
             self.stats.applied_ids.update(chunk)
         self.stats.engine.import_state(data)
 

@@ -1,15 +1,16 @@
-"""Stage 3 remembers applied ActionIDs long enough to drop repeats after a jump in event time.
+"""Stage 3 remembers its newest applied ActionIDs, whatever event time does.
 
 A repeat comes from an upstream stage made again after a crash: it follows its original by a span
 of processing, not of event time. A day followed hours later by other events (the kill test's
 day: one tenant from 08:00, the golden scenarios at 13:00 and 15:00) moves the clock by hours in
-one step; the ids of the hour before must still drop the repeats that come after.
+one step; the ids of the hour before must still drop the repeats that come after. And a busy hour
+must not keep every id of the hour (millions at production rates).
 """
 
 from __future__ import annotations
 
 from pipeline.stats.config import load_config
-from pipeline.stats.ordered import DEDUP_RETENTION_MS, OrderedStats
+from pipeline.stats.ordered import OrderedStats
 
 T0 = 1_778_486_400_000  # 2026-05-11T08:00:00Z
 
@@ -34,16 +35,31 @@ def day_then_jump(stats: OrderedStats, n: int) -> list[dict]:
 def test_a_repeat_after_a_jump_of_hours_is_still_dropped() -> None:
     stats = OrderedStats(load_config(None), window_ms=0)
     actions = day_then_jump(stats, 4200)  # more than the 4,096 ids that used to start forgetting
-    assert stats.engine.clock - actions[-2]["EventTime"] > 2 * DEDUP_RETENTION_MS
+    assert stats.engine.clock - actions[-2]["EventTime"] > 2 * 3_600_000
     tags, records = stats.push(dict(actions[-2]), "again")
     assert tags == ["again"] and records == [] and stats.repeats == 1
 
 
-def test_ids_older_than_the_hour_are_forgotten_beyond_the_newest_kept() -> None:
+def test_ids_are_forgotten_beyond_the_newest_kept_after_a_jump() -> None:
     stats = OrderedStats(load_config(None), window_ms=0, dedup_keep=100)
     actions = day_then_jump(stats, 450)
     assert 100 <= len(stats.applied_ids) <= 200  # bounded: forgotten down to the newest 100
     assert actions[-2]["ActionID"] in stats.applied_ids  # the newest are kept, however old
     assert actions[0]["ActionID"] not in stats.applied_ids
     _tags, records = stats.push(dict(actions[-3]), "again")
+    assert records == [] and stats.repeats == 1
+
+
+def test_ids_are_bounded_within_an_hour_of_event_time_too() -> None:
+    """450 actions in 45 s of event time, 100 kept: no more than twice that is held at any time,
+    the newest are there, and a repeat of one of them is dropped."""
+    stats = OrderedStats(load_config(None), window_ms=0, dedup_keep=100)
+    held = 0
+    for i in range(450):
+        stats.push(accepted(i, T0 + 100 * i))
+        stats.release_to(T0 + 100 * i)
+        held = max(held, len(stats.applied_ids))
+    assert held <= 200 and 100 <= len(stats.applied_ids) <= 200
+    assert list(stats.applied_ids)[-1] == "id-449" and "id-0" not in stats.applied_ids
+    _tags, records = stats.push(accepted(440, T0 + 44_000), "again")
     assert records == [] and stats.repeats == 1

@@ -63,7 +63,8 @@ def test_repeated_action_ids_count_once() -> None:
     tags, records = stats.push(dict(action), "again")
     assert tags == ["again"] and records == [] and stats.repeats == 1
     assert stats.applied_ids == {"x": 1000}
-    stats.forget_before(2000)
+    stats.dedup_keep = 0
+    stats.forget_oldest()
     assert stats.applied_ids == {}
 
 
