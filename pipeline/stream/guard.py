@@ -459,9 +459,29 @@ class StageGuard:
                 telemetry.SILENT_PARTITIONS[(self.stage, tp[0], tp[1])] = lag
                 log.warning(
                     "%s: partition %s:%d has had %d messages to read for %.0f s and received none "
-                    "(position %d, end %d)",
+                    "(position %d, end %d; %s)",
                     self.stage, tp[0], tp[1], lag, guard.silent_after_s, position, end,
+                    self._fetch_state(tp),
                 )
+
+    def _fetch_state(self, tp: TopicPartition) -> str:
+        """What faust's consumer holds about ``tp`` and its recovery, for the silent-partition
+        warning: whether it is among the partitions faust fetches (active), has paused, or has
+        taken out for a full stream buffer, and whether the tables' recovery has completed. A
+        partition left paused after a recovery is the first suspect of a silence with messages
+        to read (README, "Watch — a partition not fetched after a restart on a new disk")."""
+        consumer, faust_tp = self.app.consumer, _tp(tp)
+
+        def member(name: str) -> str:
+            held = getattr(consumer, name, None)
+            return "?" if held is None else "yes" if faust_tp in held else "no"
+
+        recovery = getattr(getattr(self.app, "tables", None), "recovery", None)
+        completed = getattr(recovery, "completed", None)
+        done = "?" if completed is None else "yes" if completed.is_set() else "no"
+        return (f"faust active {member('_active_partitions')}, paused {member('_paused_partitions')}, "
+                f"buffer-full {member('_buffered_partitions')}; "
+                f"in recovery {getattr(self.app, 'in_recovery', '?')}, recovery completed {done}")
 
 
 def _tp(tp: TopicPartition) -> Any:

@@ -209,8 +209,14 @@ def test_stage_guard_drops_the_stage_memory_seeks_to_the_committed_offset_and_co
 
 
 def test_stage_guard_reports_a_silent_partition_in_the_log_and_the_metrics(caplog) -> None:
+    import threading
+
     consumer = StubConsumer({TP: 5})
+    consumer._active_partitions, consumer._paused_partitions = set(), {FaustTP(TP[0], 0)}
     app = stub_app(consumer)
+    done = threading.Event()
+    done.set()
+    app.in_recovery, app.tables = False, SimpleNamespace(recovery=SimpleNamespace(completed=done))
     clock = Clock()
     telemetry.STAGES["stage1"] = Counter()
     guard = StageGuard(app, "stage1", TP[0], guard=OffsetGuard(clock=clock, silent_after_s=15.0))
@@ -228,6 +234,9 @@ def test_stage_guard_reports_a_silent_partition_in_the_log_and_the_metrics(caplo
         with caplog.at_level("WARNING"):
             asyncio.run(run())
         assert sum("and received none" in r.getMessage() for r in caplog.records) == 1
+        line = next(r.getMessage() for r in caplog.records if "and received none" in r.getMessage())
+        assert "faust active no, paused yes, buffer-full ?" in line  # what the stub consumer holds
+        assert "in recovery False, recovery completed yes" in line
         assert telemetry.SILENT_PARTITIONS == {("stage1", TP[0], 0): 94}  # end 100, expected 6
         text = render(build_registry(telemetry.STAGES)).decode()
         labels = 'partition="0",stage="stage1",topic="t.agent-inputs"'
