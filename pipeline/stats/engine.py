@@ -724,16 +724,10 @@ class StatEngine:
         engine changes again — a checkpoint, where the copy through ``json`` cost as much as the rest
         of the export. The view's ``accumulators`` is an :class:`AccumulatorsView`: each one's JSON
         data is made as it is read, so the caller can encode them one at a time."""
-        if not copy:
-            return {"version": STATE_VERSION, "meta": dict(self._meta),
-                    "accumulators": AccumulatorsView(self._slots), "objects": self._objects}
-        accumulators = {
-            f"{slot.stat.name}/{suffix}": slot.accs[suffix].to_json(slot.plan)
-            for slot in self._slots for suffix in slot.order
-        }
-        state = {"version": STATE_VERSION, "meta": dict(self._meta), "accumulators": accumulators,
-                 "objects": self._objects}
-        return json.loads(json.dumps(state))
+        view = AccumulatorsView(self._slots)
+        state = {"version": STATE_VERSION, "meta": dict(self._meta),
+                 "accumulators": view if not copy else dict(view.items()), "objects": self._objects}
+        return json.loads(json.dumps(state)) if copy else state
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace all state with an ``export_state`` result (same configuration)."""
