@@ -235,6 +235,8 @@ def test_stage_guard_reports_a_silent_partition_in_the_log_and_the_metrics(caplo
             asyncio.run(run())
         assert sum("and received none" in r.getMessage() for r in caplog.records) == 1
         line = next(r.getMessage() for r in caplog.records if "and received none" in r.getMessage())
+        assert consumer.seeks == [(TP, 6)]  # sought once to the offset it should deliver next
+        assert line.endswith("seeking it to 6")
         assert "faust active no, paused yes, buffer-full ?" in line  # what the stub consumer holds
         assert "in recovery False, recovery completed yes" in line
         assert telemetry.SILENT_PARTITIONS == {("stage1", TP[0], 0): 94}  # end 100, expected 6
