@@ -32,7 +32,7 @@ from pipeline.stats.rows import Row, as_records, batched, iter_records
 #: when event time jumped (a backlog whose input resumes hours later, a day followed by another
 #: tenant's events) while repeats were still on their way, and they counted twice (a kill test's
 #: queue counts one to five too high); and an hour at production rates is millions of ids (5.6
-#: million at the 1,560 actions/s of 10,000 agents, near a gigabyte per stage-3 partition).
+#: million at the 1,560 actions/s of 10,000 agents, about 800 MB per stage-3 partition).
 DEDUP_KEEP = 100_000
 
 

@@ -401,17 +401,20 @@ class StageGuard:
 
     async def _seek(self, tp: TopicPartition) -> None:
         offset = self.guard.seek_due(tp)
-        if offset is None:
-            return
+        if offset is not None and await self._seek_to(tp, offset):
+            log.info("%s: %s:%d delivered an offset ahead of %d; sought back", self.stage, *tp, offset)
+
+    async def _seek_to(self, tp: TopicPartition, offset: int) -> bool:
+        """Seek ``tp`` to ``offset`` and count it; False when the seek failed."""
         consumer = self.app.consumer
         try:
             await consumer.seek_wait({_tp(tp): offset})  # also moves faust's read offset back
         except Exception as exc:  # no longer assigned: the next assignment opens it afresh
             log.info("%s: seek of %s:%d to %d failed: %r", self.stage, *tp, offset, exc)
-            return
+            return False
         consumer._gap.pop(_tp(tp), None)  # offsets faust took as acknowledged past a jump ahead
         self.counts["guard:seeks"] += 1
-        log.info("%s: %s:%d delivered an offset ahead of %d; sought back", self.stage, *tp, offset)
+        return True
 
     async def _watch(self) -> None:
         while True:
@@ -474,13 +477,7 @@ class StageGuard:
         offset makes the guard seek back, but when the passed message was the last one, no input
         comes to do that. Seeking to where the consumer already is costs one fetch again.
         """
-        try:
-            await self.app.consumer.seek_wait({_tp(tp): offset})
-        except Exception as exc:  # no longer assigned: the next assignment opens it afresh
-            log.info("%s: seek of silent %s:%d to %d failed: %r", self.stage, *tp, offset, exc)
-            return
-        self.app.consumer._gap.pop(_tp(tp), None)
-        self.counts["guard:seeks"] += 1
+        await self._seek_to(tp, offset)
 
     def _fetch_state(self, tp: TopicPartition) -> str:
         """What faust's consumer holds about ``tp`` and its recovery, for the silent-partition
