@@ -194,7 +194,7 @@ def _replay(
                 summary.stats += 1
                 on_stat(rec)
 
-    def emit_actions(actions: list[dict]) -> None:
+    def emit_actions(actions: Iterable[dict]) -> None:
         for action in actions:
             summary.actions += 1
             if on_action is not None:
@@ -232,12 +232,12 @@ def _replay(
             continue
         summary.events += 1
         clock = max(clock, event["EventTime"])
-        emit_actions(driver.push(event))
+        emit_actions(driver.iter_push(event))
         if stage3 is not None and driver.buffer.max_seen is not None:
             # Stage 2's watermark: every action at or before it has been produced (stage 1's at
             # once, stage 2's once its window passed them) — what stage 2 announces live.
             to_stats(release(driver.buffer.max_seen - driver.buffer.window_ms))
-    emit_actions(driver.flush())
+    emit_actions(driver.iter_flush())
     if stage3 is not None:
         to_stats(flush())
         to_stats(finals(until_ms if until_ms is not None else clock))

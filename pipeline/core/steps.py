@@ -426,6 +426,14 @@ class AgentStep:
     def _step_on_clock(self, offset: int, wrapped: dict) -> Outputs:
         """Replay's rule: the event clock releases; stage 1's watermark only moves that clock."""
         out = Outputs()
+        out.messages.extend(self.iter_step_on_clock(offset, wrapped))
+        out.finished = [offset]
+        return out
+
+    def iter_step_on_clock(self, offset: int, wrapped: dict) -> Iterator[Message]:
+        """:meth:`step` on the event clock (``release="clock"``) for a caller that hands each message
+        on (replay's driver): the window releases at once, and each input released is applied only
+        as the messages before it have been read (:meth:`_iter_apply`)."""
         buffer = self.buffer
         if wrapped["Kind"] == "watermark":
             buffer.observe(wrapped["Time"])
@@ -437,15 +445,15 @@ class AgentStep:
             entry = (item, wrapped["Source"], offset)
             released = buffer.push(item["EventTime"], rank_of(item, offset), entry)
         self.counts["late"] = buffer.late
-        self._apply(released, out.messages)
-        out.finished = [offset]
-        return out
+        return self._iter_apply(released)
 
     def flush(self) -> list[Message]:
         """End of input (replay): apply everything still held in the window."""
-        out: list[Message] = []
-        self._apply(self.buffer.flush(), out)
-        return out
+        return list(self.iter_flush())
+
+    def iter_flush(self) -> Iterator[Message]:
+        """:meth:`flush`, each input applied only as its messages are read (:meth:`_iter_apply`)."""
+        return self._iter_apply(self.buffer.flush())
 
     # -- applying ---------------------------------------------------------------------------------
 
@@ -453,11 +461,22 @@ class AgentStep:
         return self.table.get(agent_key(item["TenantID"], item["AgentID"]).encode())
 
     def _apply(self, released: list[tuple[dict, str, int]], out: list[Message]) -> None:
+        out.extend(self._iter_apply(released))
+
+    def _iter_apply(self, released: list[tuple[dict, str, int]]) -> Iterator[Message]:
+        """Apply released inputs in order, each only as the messages before it have been read.
+
+        A release can hold a whole instant: every agent logging out at the end of a shift is
+        148,000 actions at 10,000 agents. Replay hands each action on as it is made (to its file and
+        to stage 3), so it never holds them all at once as one list did.
+        """
         if not released:
             return
         ends = evaluation_points([entry[0] for entry in released], self._state_of)
         for (item, source, _), evaluate in zip(released, ends, strict=True):
+            out: list[Message] = []
             self._apply_one(item, source, evaluate, out)
+            yield from out
 
     def _apply_one(self, item: dict, source: str, evaluate: bool, out: list[Message]) -> None:
         key = agent_key(item["TenantID"], item["AgentID"]).encode()

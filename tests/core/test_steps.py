@@ -119,3 +119,27 @@ def test_a_partition_opened_afresh_restores_its_upstream_watermarks() -> None:
     again = AgentStep(0, table, CapacityConfig(), now=100.0)
     out = again.step(1, login.value, now=100.0)
     assert out.finished == [1] and any(m.kind == ACTIONS for m in out.messages)  # released up to 8 s
+
+
+def test_stage_two_flushes_one_input_at_a_time_as_its_messages_are_read() -> None:
+    d = Day()
+    events = [d.at(0).login(f"a{n}", f"p{n}", media={"email": True}) for n in range(4)]
+    events += [d.at(60).dnd_on(f"a{n}") for n in range(4)]  # one instant, held until the flush
+
+    def stage_two() -> AgentStep:
+        stage1 = InteractionStep(0, DictTable())
+        stage2 = AgentStep(0, DictTable(), CapacityConfig())
+        for n, m in enumerate(agent_inputs(stage1, events)):
+            stage2.step(n, m.value, now=0.0)
+        return stage2
+
+    whole = stage_two().flush()
+    lazy = stage_two()
+    messages = lazy.iter_flush()
+    first = next(messages)
+    # One input applied (the first login): no other agent has a state yet, no DND is applied.
+    states = [state for _key, state in lazy.table.items()]
+    assert len(states) == 1 and len(states[0]["_sources"]) == 1
+    assert len(lazy.buffer) == 0  # released from the window, applied as read
+    assert [first, *messages] == whole and len(whole) > 4
+    assert sum(1 for _ in lazy.table.items()) == 4
