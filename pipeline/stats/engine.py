@@ -28,6 +28,7 @@ import copy
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from pipeline.records.keys import object_key
@@ -78,14 +79,16 @@ class _Slot:
 
     __slots__ = ("stat", "plan", "value_of", "state", "accs", "order", "mode", "window_only", "resets",
                  "objects", "idle_at_zero", "changes", "insensitivity", "bounds", "name", "stat_type",
-                 "category", "profile", "unit", "line", "watched", "watch")
+                 "category", "profile", "unit", "line", "watched", "watch", "rests", "rest_start",
+                 "rest_accrued")
 
     def __init__(self, stat: Statistic) -> None:
         self.stat = stat
         self.plan: Plan = acc_ops.compile_plan(stat)
         self.state = stat.stat_type.category in acc_ops.STATE_CATEGORIES
         self.value_of = None if self.state else categories.compile_evaluator(self.plan)
-        self.accs: dict[str, Accumulator] = {}  # "ObjectType/TenantID/ObjectID" → accumulator
+        # "ObjectType/TenantID/ObjectID" → accumulator, or None for one at rest (``StatEngine._rest``)
+        self.accs: dict[str, Accumulator | None] = {}
         self.order: list[str] = []  # the same keys, sorted: the same record order after a restore
         self.mode = stat.notification.mode
         self.window_only = categories.moves_only_with_window(stat)
@@ -106,6 +109,12 @@ class _Slot:
         self.watch: set[str] | None = set() if self.watched else None
         self.insensitivity = stat.notification.insensitivity
         self.bounds = categories.compile_bounds(self.plan)
+        # Accumulators at rest (``StatEngine._rest``): Changes mode, a number, a shared empty state.
+        # Their Growing interval starts at ``rest_start`` and they are accrued to ``rest_accrued``
+        # (None: to when their object was seen) — the same for all of them, moved by each reset.
+        self.rests = self.changes and not self.state and self.plan.kind in acc_ops.RESTING_KINDS
+        self.rest_start: int | None = None
+        self.rest_accrued: int | None = None
         # The record's constant fields, read by ``StatEngine._record`` (one dict display per record).
         template = notification.record(stat, "", "", "", None, None, (None, None), 0, "")
         self.name, self.stat_type = template["Statistic"], template["StatType"]
@@ -129,9 +138,10 @@ class AccumulatorsView(Mapping):
     of the caller (the keys come from the slots' ``order`` as they are then).
     """
 
-    def __init__(self, slots: list[_Slot]) -> None:
+    def __init__(self, slots: list[_Slot], acc_of) -> None:
         self._slots = slots
         self._by_name = {slot.stat.name: slot for slot in slots}
+        self._acc_of = acc_of  # ``StatEngine._acc``: an accumulator at rest made again
 
     def __len__(self) -> int:
         return sum(len(slot.order) for slot in self._slots)
@@ -145,17 +155,18 @@ class AccumulatorsView(Mapping):
     def __getitem__(self, key: str) -> dict[str, Any]:
         name, _, suffix = key.partition("/")
         slot = self._by_name.get(name)
-        acc = None if slot is None else slot.accs.get(suffix)
-        if acc is None:
+        if slot is None or suffix not in slot.accs:
             raise KeyError(key)
-        return acc.to_json(slot.plan)
+        return self._acc_of(slot, suffix).to_json(slot.plan)
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
         """(key, JSON data) in export order, one accumulator at a time."""
+        acc_of = self._acc_of
         for slot in self._slots:
             name, plan, accs = slot.stat.name, slot.plan, slot.accs
             for suffix in slot.order:
-                yield f"{name}/{suffix}", accs[suffix].to_json(plan)
+                acc = accs[suffix]
+                yield f"{name}/{suffix}", (acc if acc is not None else acc_of(slot, suffix)).to_json(plan)
 
 
 class StatEngine:
@@ -177,6 +188,7 @@ class StatEngine:
         self._relevant: dict[tuple[str, str | None, bool, bool], tuple[_Slot, ...]] = {}
         self._shared: dict[str, tuple[str, str, str, str]] = {}  # ``_names``
         self._seen: set[str] = set()  # objects ("ObjectType/TenantID/ObjectID") every statistic has seen
+        self._rest_seen: dict[str, int] = {}  # object → ``seen`` of its accumulators at rest (``_rest``)
         self._next_due: float = float("-inf")  # before the first advance everything is due
         # Checks may do ``_notify``'s work themselves unless a subclass changed it (stage 3's partials)
         self._checks_inline = type(self)._notify is StatEngine._notify
@@ -250,6 +262,8 @@ class StatEngine:
         for slot in self._slots:
             for suffix in list(slot.order):
                 acc = slot.accs[suffix]
+                if acc is None:
+                    continue  # at rest: no member, no instance to end
                 if acc.object_type == gtype and acc.object_id == group:
                     if acc_ops.remove_member(acc, slot.plan, member, at, now):
                         self._notify(slot, acc, now, out)
@@ -282,6 +296,49 @@ class StatEngine:
         if slot.watch is not None and (acc.count or acc.oldest is not None):
             slot.watch.add(suffix)
 
+    #: Whether accumulators may rest (``_rest``); not where accumulators are made from partials.
+    _rests = True
+
+    def _rest(self, slot: _Slot, suffix: str, acc: Accumulator) -> None:
+        """Keep ``acc`` as ``None`` if it holds nothing but the 0 it sent when it was made
+        (``accumulator.at_rest``); ``_acc`` makes it again when it is read, ``_get_acc`` when it
+        changes.
+
+        At the end of a 10,000-agent day 630,000 of the 1.06 million accumulators were such, 125
+        bytes each: they hold what a Rejected, a Revoked or a last-hour count of an agent that
+        never had one holds. A slot's resting accumulators share their interval start and
+        accrual (``_Slot.rest_start``), and an object's its ``seen`` (``_rest_seen``): one whose
+        own differ stays held.
+        """
+        if not self._rests:
+            return
+        if slot.rest_start is None and slot.plan.kind == "Growing":
+            start = acc.bucket.start
+        else:
+            start = slot.rest_start
+        if not acc_ops.at_rest(acc, slot.plan, start, slot.rest_accrued):
+            return
+        if self._rest_seen.setdefault(suffix, acc.seen) != acc.seen:
+            return
+        slot.rest_start = start
+        slot.accs[suffix] = None
+
+    def _acc(self, slot: _Slot, suffix: str) -> Accumulator:
+        """The accumulator of ``suffix`` in ``slot``: the one held, or the one at rest made again
+        (not kept: a caller that changes it keeps it)."""
+        acc = slot.accs[suffix]
+        if acc is not None:
+            return acc
+        return acc_ops.rested(slot.plan, self._shared[suffix], self._rest_seen[suffix], slot.rest_start,
+                              slot.rest_accrued)
+
+    def _kept(self, slot: _Slot, suffix: str) -> Accumulator:
+        """:meth:`_acc`, held from now on: for a caller that may change it."""
+        acc = slot.accs[suffix]
+        if acc is None:
+            acc = slot.accs[suffix] = self._acc(slot, suffix)
+        return acc
+
     def _names(self, otype: str, tenant: str, oid: str) -> tuple[str, str, str, str]:
         """One shared copy of an object's key and names for all its accumulators.
 
@@ -302,6 +359,8 @@ class StatEngine:
         acc = slot.accs.get(suffix)
         if acc is not None:
             return acc, False
+        if suffix in slot.accs:  # at rest: made again, and held from now on
+            return self._kept(slot, suffix), False
         acc = slot.accs[suffix] = acc_ops.new_accumulator(slot.plan, otype, tenant, oid, min(t, now), now,
                                                           names)
         bisect.insort(slot.order, suffix)
@@ -395,9 +454,10 @@ class StatEngine:
                 if target_type not in objects:
                     continue
                 acc = accs.get(suffix)
-                changed = acc is None
-                if changed:
-                    acc = self._get_acc(slot, target_type, tenant, target_id, t, now)[0]
+                created = False
+                if acc is None:
+                    acc, created = self._get_acc(slot, target_type, tenant, target_id, t, now)
+                changed = created
                 own = session and target_type == otype
                 if own and acc_ops.pending_logout(acc, plan) is not None and (
                     login_event == "login" or t > acc.logout
@@ -424,6 +484,8 @@ class StatEngine:
                     notify(slot, acc, now, out)
                 if watch is not None and (acc.count or acc.oldest is not None):  # ``_watch``, inlined
                     watch.add(suffix)
+                if created and slot.rests:
+                    self._rest(slot, suffix, acc)
         if fresh and slots is self._slots:
             seen.update(fresh)
         return out
@@ -560,7 +622,7 @@ class StatEngine:
         if due["tick"] is not None and due["tick"] <= now:
             at = max(floor, notification.last_tick(stat, now))
             for suffix in slot.order:
-                out.append(self._row(slot, slot.accs[suffix], at, "Timer", emitted_at=at))
+                out.append(self._row(slot, self._acc(slot, suffix), at, "Timer", emitted_at=at))
             due["tick"] = notification.next_tick(stat, now)
         if due["check"] is not None and due["check"] <= now:
             at = max(floor, notification.last_check(stat, due["check"], now))
@@ -569,7 +631,7 @@ class StatEngine:
             since = due["check"]  # the first instant not looked at yet
             # Most objects are skipped (nothing open, nothing left the window): those tests first, in
             # one comprehension, then the rest in key order (each object's records are its own).
-            candidates: Any = map(slot.accs.__getitem__, slot.order)
+            candidates: Any = map(partial(self._kept, slot), slot.order)
             if slot.watched:
                 # nothing open: the value is 0, as when it was last looked at; nothing left the
                 # window: the value cannot move (``_watched``)
@@ -610,7 +672,8 @@ class StatEngine:
         accs, watch = slot.accs, slot.watch
         if watch is None:
             watch = slot.watch = {
-                suffix for suffix in slot.order if accs[suffix].count or accs[suffix].oldest is not None
+                suffix for suffix, acc in accs.items()
+                if acc is not None and (acc.count or acc.oldest is not None)
             }
         found, gone = [], []
         if slot.idle_at_zero:
@@ -657,8 +720,16 @@ class StatEngine:
     def _reset(self, slot: _Slot, first: int, last: int, now: int) -> list[Row]:
         """Close every interval that started before ``first`` at ``first``; start them at ``last``."""
         out = []
+        # Accumulators at rest are reset too, and stay at rest in the next interval.
+        moved = slot.rest_start is not None and slot.rest_start < first
+        rest = (last, last) if moved else (slot.rest_start, slot.rest_accrued)
         for suffix in slot.order:
             acc = slot.accs[suffix]
+            resting = acc is None
+            if resting:
+                if not moved:
+                    continue
+                acc = self._acc(slot, suffix)
             if acc.bucket.start >= first:
                 continue
             if slot.resets:
@@ -671,6 +742,9 @@ class StatEngine:
                 if notification.changed_enough(slot.stat, acc, value, state):
                     notification.remember(acc, value, state)
                     out.append(self._row(slot, acc, last, "Change", evaluated=(value, state)))
+            if resting and not acc_ops.at_rest(acc, slot.plan, *rest):
+                slot.accs[suffix] = acc  # no longer at rest: held
+        slot.rest_start, slot.rest_accrued = rest
         return out
 
     # ------------------------------------------------------------------------------------ queries
@@ -690,9 +764,10 @@ class StatEngine:
         yield from self.advance_rows(until_ms)
         now = self._meta["clock"]
         row = self._row
+        acc_of = self._acc
         for slot in self._slots:
             for suffix in slot.order:
-                yield row(slot, slot.accs[suffix], now, "Final")
+                yield row(slot, acc_of(slot, suffix), now, "Final")
 
     def value(self, statistic_name: str, object_type: str, tenant: str, object_id: str,
               now_ms: int) -> dict[str, Any]:
@@ -701,11 +776,14 @@ class StatEngine:
         slot = self._by_name[statistic_name]
         clock = self._meta["clock"]
         at = int(now_ms) if clock is None else max(int(clock), int(now_ms))
-        acc = slot.accs.get(object_key(object_type, tenant, object_id))
-        if acc is None:
-            acc = acc_ops.new_accumulator(slot.plan, object_type, tenant, object_id, at, at)
-        else:
+        suffix = object_key(object_type, tenant, object_id)
+        acc = slot.accs.get(suffix)
+        if acc is not None:
             acc = copy.deepcopy(acc)
+        elif suffix in slot.accs:
+            acc = self._acc(slot, suffix)  # at rest: made afresh
+        else:
+            acc = acc_ops.new_accumulator(slot.plan, object_type, tenant, object_id, at, at)
         if slot.plan.kind == "Growing":
             last = profiles.last_reset(slot.stat.profile, at)
             if acc.bucket.start < last:
@@ -724,7 +802,7 @@ class StatEngine:
         engine changes again — a checkpoint, where the copy through ``json`` cost as much as the rest
         of the export. The view's ``accumulators`` is an :class:`AccumulatorsView`: each one's JSON
         data is made as it is read, so the caller can encode them one at a time."""
-        view = AccumulatorsView(self._slots)
+        view = AccumulatorsView(self._slots, self._acc)
         state = {"version": STATE_VERSION, "meta": dict(self._meta),
                  "accumulators": view if not copy else dict(view.items()), "objects": self._objects}
         return json.loads(json.dumps(state)) if copy else state
@@ -743,9 +821,11 @@ class StatEngine:
         self._meta = data["meta"]
         self._objects = data["objects"]
         self._membership = {}
+        self._rest_seen = {}
         for slot in self._slots:
             slot.accs, slot.order = {}, []
             slot.watch = None
+            slot.rest_start = slot.rest_accrued = None
         for key, value in given.items():
             if own:
                 value = json.loads(json.dumps(value))
@@ -756,6 +836,8 @@ class StatEngine:
                 acc.names = self._names(*value["o"])  # the object's shared names
                 suffix = acc.names[0]
                 slot.accs[suffix] = acc
+                if slot.rests:
+                    self._rest(slot, suffix, acc)
         for slot in self._slots:
             slot.order = sorted(slot.accs)
         self._seen = self._rebuild_seen()
@@ -768,8 +850,9 @@ class StatEngine:
         """Objects with an accumulator in every statistic of their object type."""
         held: dict[tuple[str, str, str], int] = {}
         for slot in self._slots:
-            for acc in slot.accs.values():
-                obj = (acc.object_type, acc.tenant, acc.object_id)
+            for suffix, acc in slot.accs.items():
+                names = acc.names if acc is not None else self._shared[suffix]
+                obj = (names[1], names[2], names[3])
                 held[obj] = held.get(obj, 0) + 1
         wanted = {t: sum(1 for s in self._stats if t in s.stat_type.objects) for t in OBJECT_TYPES}
         return {object_key(*obj) for obj, n in held.items() if n >= wanted[obj[0]]}
@@ -781,7 +864,7 @@ class StatEngine:
     @property
     def late(self) -> int:
         """Contributions dropped because their interval had already closed."""
-        return sum(acc.late for slot in self._slots for acc in slot.accs.values())
+        return sum(acc.late for slot in self._slots for acc in slot.accs.values() if acc is not None)
 
     # -------------------------------------------------------------------------------------- merge
 
@@ -793,12 +876,12 @@ class StatEngine:
         """
         for slot, theirs in zip(self._slots, other._slots, strict=True):
             for suffix, acc in theirs.accs.items():
-                mine = slot.accs.get(suffix)
-                if mine is None:
+                acc = acc if acc is not None else other._acc(theirs, suffix)
+                if suffix not in slot.accs:
                     slot.accs[suffix] = copy.deepcopy(acc)
                     bisect.insort(slot.order, suffix)
                 else:
-                    slot.accs[suffix] = acc_ops.merge(slot.plan, mine, acc)
+                    slot.accs[suffix] = acc_ops.merge(slot.plan, self._acc(slot, suffix), acc)
         for slot in self._slots:
             slot.watch = None
         for key, tracker in other._objects.items():

@@ -137,7 +137,7 @@ class PartialEngine(StatEngine):
         lean = self._lean
         for (name, suffix), slot in self._dirty.items():
             self._seq += 1
-            acc = slot.accs[suffix]
+            acc = self._acc(slot, suffix)
             self._pending.append({
                 "Key": f"{name}/{suffix}", "From": self.source, "Seq": self._seq, "AsOf": as_of,
                 "Rank": list(rank), "Empty": holds_nothing(acc),
@@ -190,7 +190,7 @@ class PartialEngine(StatEngine):
         now = self._meta["clock"]
         for slot in self._slots:
             for suffix in slot.order:
-                acc = slot.accs[suffix]
+                acc = self._acc(slot, suffix)
                 if acc.object_type not in PARTIAL_TYPES:
                     yield self._row(slot, acc, now, "Final")
 
@@ -273,6 +273,8 @@ class MergeEngine(StatEngine):
     It receives no actions: :meth:`apply` replaces one source's partial and recomputes the whole.
     ``partials`` (Key → source → update) is part of :meth:`export_state` (top-level ``partials``).
     """
+
+    _rests = False  # its accumulators are made from partials, never at rest
 
     def __init__(self, config: Config) -> None:
         check_mergeable(config)

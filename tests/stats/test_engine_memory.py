@@ -105,7 +105,8 @@ def _two_profiles() -> StatEngine:
 def test_sliding_accumulators_share_an_empty_window_until_their_first_bucket() -> None:
     engine = _two_profiles()
     feed(engine, [act("Accepted", 1), act("Accepted", 2, obj=("Agent", "a2"))])
-    empty = engine._by_name["RejectedLastHour"].accs["Agent/t1/a1"]
+    rejected = engine._by_name["RejectedLastHour"]
+    empty = engine._acc(rejected, "Agent/t1/a1")
     held = engine._by_name["AcceptedLastHour"].accs["Agent/t1/a1"]
     assert empty.buckets is NO_ENTRIES and empty.total is NO_SUMS and empty.oldest is None
     assert copy.deepcopy(empty).total is NO_SUMS
@@ -114,8 +115,9 @@ def test_sliding_accumulators_share_an_empty_window_until_their_first_bucket() -
     assert held.total is not NO_SUMS and held.total.number_main == 1 and len(held.buckets) == 1
     assert NO_SUMS == Bucket(0) and Bucket(0) == NO_SUMS
     feed(engine, [act("Rejected", 3)])  # the first bucket: a window and totals of its own
-    assert empty.total is not NO_SUMS and empty.total.number_main == 1
-    assert engine._by_name["RejectedLastHour"].accs["Agent/t1/a2"].total is NO_SUMS
+    own = rejected.accs["Agent/t1/a1"]
+    assert own.total is not NO_SUMS and own.total.number_main == 1
+    assert engine._acc(rejected, "Agent/t1/a2").total is NO_SUMS
     assert NO_SUMS.number_main == 0
     assert final_value(engine, 10, "RejectedLastHour", ("Agent", "a2")) == 0
     assert final_value(engine, 10, "RejectedLastHour") == 1
@@ -134,15 +136,15 @@ def test_growing_accumulators_share_the_empty_interval_until_their_first_contrib
     feed(engine, [act("Accepted", 1), act("Rejected", 2, obj=("Agent", "a2")),
                   act("Accepted", 3, obj=("Agent", "a3"))])
     accepted, rejected = engine._by_name["Accepted"], engine._by_name["Rejected"]
-    fresh = rejected.accs["Agent/t1/a1"].bucket
-    assert fresh is rejected.accs["Agent/t1/a3"].bucket is not rejected.accs["Agent/t1/a2"].bucket
-    assert accepted.accs["Agent/t1/a2"].bucket is not fresh  # one shared interval per statistic
+    fresh = engine._acc(rejected, "Agent/t1/a1").bucket
+    assert fresh is engine._acc(rejected, "Agent/t1/a3").bucket is not rejected.accs["Agent/t1/a2"].bucket
+    assert engine._acc(accepted, "Agent/t1/a2").bucket is not fresh  # one shared interval per statistic
     with pytest.raises(TypeError):
         fresh.number_main = 1
     assert fresh == Bucket(fresh.start, max_current=0, min_current=0) and fresh.number_main == 0
     assert accepted.accs["Agent/t1/a1"].bucket.number_main == 1
     assert rejected.accs["Agent/t1/a2"].bucket.number_main == 1
-    assert copy.deepcopy(rejected.accs["Agent/t1/a1"]).bucket is fresh
+    assert copy.deepcopy(engine._acc(rejected, "Agent/t1/a1")).bucket is fresh
     restored = _two_profiles()
     restored.import_state(engine.export_state())
     more = [act("Rejected", 5), act("Accepted", 6, obj=("Agent", "a2"))]

@@ -28,6 +28,7 @@ def test_accumulators_that_last_sent_zero_share_it() -> None:
     records = feed(engine, [act("Accepted", 1), act("Accepted", 2, obj=("Agent", "a2"))])
     zeros = [r for r in records if r["Statistic"] == "Rejected"]
     assert len(zeros) == 2 and all(r["Value"] == 0.0 for r in zeros)
-    kept = [acc.sent_value for acc in engine._by_name["Rejected"].accs.values()]
+    slot = engine._by_name["Rejected"]
+    kept = [engine._acc(slot, suffix).sent_value for suffix in slot.order]
     assert len(kept) == 2 and all(v is ZERO for v in kept)
     assert [acc.sent_value for acc in engine._by_name["Accepted"].accs.values()] == [1.0, 1.0]
