@@ -731,7 +731,8 @@ def at_rest(acc: Accumulator, plan: Plan, start: int | None, accrued: int | None
 
     Most accumulators never count anything: at the end of a 10,000-agent day 630,000 of 1.06
     million held only the 0 they sent when their object was first seen (a Rejected or a last-hour
-    Revoked of an agent). The engine keeps those as ``None`` (``StatEngine._rest``): 125 bytes each.
+    Revoked of an agent). The engine leaves those out of its accumulators (``StatEngine._rest``):
+    125 bytes each and their dict entry.
     ``start``: the interval start of the statistic's resting Growing accumulators (None: any).
     """
     if (acc.count or acc.late or acc.open or acc.members or acc.sent_value is not ZERO or not acc.sent

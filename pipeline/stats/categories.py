@@ -312,7 +312,7 @@ def current_state(acc: Accumulator, stat: Statistic) -> dict | None:
     with_reasons = stat.stat_type.category == "CurrentStateReasons"
     return {
         "Status": entry.status,
-        "Media": dict(entry.media),
+        "Media": entry.media,  # the view's own, never changed in place: one per status, not per record
         "DoNotDisturb": bool(entry.dnd),
         "Reason": (dict(entry.reason) if entry.reason else None) if with_reasons else None,
         "Since": entry.since,

@@ -23,7 +23,7 @@ from pipeline.stats.engine import StatEngine
 from pipeline.stats.rows import Row, as_records, batched, iter_records
 
 #: The newest this many applied ActionIDs (in the order applied) are remembered to drop a repeat of
-#: one; when twice as many are held, the older ones are forgotten. A repeat comes from an upstream
+#: one; when a quarter more are held, the older ones are forgotten. A repeat comes from an upstream
 #: stage made again after a crash, which sends again what it had sent since its last commit: it
 #: follows its original by a span of processing (seconds, a few commit intervals), not of event
 #: time. 100,000 actions are about 10 s of one worker's actions at 1,500 events/s.
@@ -36,40 +36,12 @@ from pipeline.stats.rows import Row, as_records, batched, iter_records
 DEDUP_KEEP = 100_000
 
 
-#: The key tuples of the actions held (:func:`held`), one instance per shape of action.
-_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def held(action: dict) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """An action as stage 3 holds it until its watermark: its keys (one tuple shared by every action
-    of that shape) and its values, made a dict again when applied (:func:`applied`).
-
-    A watermark can hold back a whole instant: every agent logging out at the end of a shift made
-    148,000 actions at once at 10,000 agents, held together until the last was produced. As dicts
-    they cost about 720 bytes each (mostly their keys' table); as a tuple of their values about 150.
-    The values are the action's own objects: the strings the core shares between actions stay
-    shared (a copy decoded from JSON made each its own, and the engine keeps many of them).
-    """
-    keys = tuple(action)
-    shape = _SHAPES.get(keys)
-    if shape is None:
-        if len(_SHAPES) >= 4096:  # shapes are few (action kinds × optional fields): never many
-            _SHAPES.clear()
-        shape = _SHAPES[keys] = keys
-    return shape, tuple(action.values())
-
-
-def applied(kept: tuple[tuple[str, ...], tuple[Any, ...]]) -> dict:
-    """The action :func:`held` kept, as a dict again (the same keys, order and values)."""
-    return dict(zip(*kept, strict=True))
-
-
 class OrderedStats:
     """Push actions (each with an opaque ``tag`` returned once it is applied); collect records.
 
     Repeats of an ``ActionID`` (the pipeline delivers actions at least once) are dropped, so every
     action counts once; the newest ``dedup_keep`` (:data:`DEDUP_KEEP`) applied ids are remembered,
-    up to twice as many between two cleanings.
+    up to a quarter more between two cleanings.
     """
 
     def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS,
@@ -99,7 +71,9 @@ class OrderedStats:
                 self.repeats += 1
                 return [tag], []
             self._waiting_ids.add(action_id)
-        return self._apply_rows(self._hold(action, tag))
+        self._arrivals += 1
+        rank = action_rank(action, self._arrivals)
+        return self._apply_rows(self.buffer.hold(action["EventTime"], rank, (action, tag)))
 
     def forget_oldest(self) -> None:
         """Keep only the newest ``dedup_keep`` applied ids (bounded memory)."""
@@ -157,14 +131,9 @@ class OrderedStats:
                 self.repeats += 1
                 return iter(())
             self._waiting_ids.add(action_id)
-        return self._iter_apply(self._hold(action, None), [])
-
-    def _hold(self, action: dict, tag: Any) -> list[tuple[Any, Any]]:
-        """Hold ``action`` until a watermark passes it, as :func:`held` keeps it; returns what
-        ``ReorderBuffer.hold`` does (the action at once when it is late)."""
         self._arrivals += 1
         rank = action_rank(action, self._arrivals)
-        return self.buffer.hold(action["EventTime"], rank, (held(action), tag))
+        return self._iter_apply(self.buffer.hold(action["EventTime"], rank, (action, None)), [])
 
     def iter_release_to(self, watermark: int) -> Iterator[dict]:
         """:meth:`release_to` one action's records at a time.
@@ -187,12 +156,12 @@ class OrderedStats:
         """:meth:`iter_flush` as lists of rows (see :meth:`iter_push_batches`)."""
         return self._iter_apply(self.buffer.flush(), [])
 
-    def _apply_rows(self, released: list[tuple[Any, Any]]) -> tuple[list[Any], list[Row]]:
+    def _apply_rows(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[Row]]:
         tags: list[Any] = []
         rows = list(chain.from_iterable(self._iter_apply(released, tags)))
         return tags, rows
 
-    def _iter_apply(self, released: list[tuple[Any, Any]], tags: list[Any]) -> Iterator[list[Row]]:
+    def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[list[Row]]:
         """Apply the released actions in order, yielding their records as lists of rows (what each
         clock move and each action sends); their tags go to ``tags``.
 
@@ -202,10 +171,12 @@ class OrderedStats:
         last was applied made the peak of a replay's memory, on top of the state they had grown.
         """
         engine = self.engine
+        # Forgotten down to the newest ``dedup_keep`` once a quarter more are held, as they are
+        # applied: a release of a whole instant added its 148,000 ids at once before.
+        limit = self.dedup_keep + self.dedup_keep // 4
         for i in range(len(released)):
-            kept, tag = released[i]
+            action, tag = released[i]
             released[i] = None  # type: ignore[call-overload]  # applied: nothing holds it any more
-            action = applied(kept)
             yield engine.advance_rows(action["EventTime"])
             yield engine.on_action_rows(action, action["EventTime"])
             tags.append(tag)
@@ -213,5 +184,5 @@ class OrderedStats:
             if action_id is not None:
                 self._waiting_ids.discard(action_id)
                 self.applied_ids[action_id] = action["EventTime"]
-        if len(self.applied_ids) > 2 * self.dedup_keep:
-            self.forget_oldest()
+                if len(self.applied_ids) > limit:
+                    self.forget_oldest()

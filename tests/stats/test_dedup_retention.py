@@ -63,3 +63,16 @@ def test_ids_are_bounded_within_an_hour_of_event_time_too() -> None:
     assert list(stats.applied_ids)[-1] == "id-449" and "id-0" not in stats.applied_ids
     _tags, records = stats.push(accepted(440, T0 + 44_000), "again")
     assert records == [] and stats.repeats == 1
+
+
+def test_one_release_of_many_actions_forgets_as_it_applies() -> None:
+    """A watermark releasing 450 actions at once (a whole instant), 100 kept: never more than a
+    quarter over them held, the newest kept."""
+    stats = OrderedStats(load_config(None), window_ms=0, dedup_keep=100)
+    for i in range(450):
+        stats.push(accepted(i, T0 + i))
+    held = 0
+    for _ in stats.iter_release_to(T0 + 450):
+        held = max(held, len(stats.applied_ids))
+    assert stats.repeats == 0 and 100 <= len(stats.applied_ids) <= 125 and held <= 125
+    assert list(stats.applied_ids)[-1] == "id-449" and "id-0" not in stats.applied_ids
