@@ -282,15 +282,18 @@ class MemberStatus:
     since: int  # when the status name began (survives reason changes and 0 ms detours)
     media: dict[str, str]
     dnd: bool
-    previous: list | None  # [status, since, left at] of the instance before this one
+    # (status, since, left at) of the instance before this one: a tuple, 24 bytes less than a list
+    # on each of the 240,000 member statuses of a 10,000-agent day
+    previous: tuple[str, int, int] | None
 
     def to_json(self) -> list[Any]:
-        return [self.status, self.reason, self.user_data, self.at, self.since, self.media, self.dnd,
-                self.previous]
+        previous = None if self.previous is None else list(self.previous)
+        return [self.status, self.reason, self.user_data, self.at, self.since, self.media, self.dnd, previous]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> MemberStatus:
-        return cls(*data)
+        *fields, previous = data
+        return cls(*fields, None if previous is None else tuple(previous))
 
 
 class _NoEntries(dict):
@@ -1117,7 +1120,7 @@ def apply_status(acc: Accumulator, plan: Plan, member: str, view: dict[str, Any]
     since, previous = t, None
     if entry is not None:
         _end_status(acc, plan, member, t, now)
-        previous = [entry.status, entry.since, t]
+        previous = (entry.status, entry.since, t)
         if entry.status == status:
             since = entry.since
         elif entry.previous and entry.previous[0] == status and entry.previous[2] == entry.at == t:
