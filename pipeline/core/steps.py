@@ -468,7 +468,8 @@ class AgentStep:
 
         A release can hold a whole instant: every agent logging out at the end of a shift is
         148,000 actions at 10,000 agents. Replay hands each action on as it is made (to its file and
-        to stage 3), so it never holds them all at once as one list did.
+        to stage 3), so it never holds them all at once as one list did. The inputs are already out
+        of the window: a caller reads the iterator to the end, or the rest is never applied.
         """
         if not released:
             return

@@ -641,6 +641,7 @@ class StatEngine:
             since = due["check"]  # the first instant not looked at yet
             # Most objects are skipped (nothing open, nothing left the window): those tests first, in
             # one comprehension, then the rest in key order (each object's records are its own).
+            # (unwatched: every accumulator, those at rest held again, as a check may change them)
             candidates: Any = map(partial(self._kept, slot), slot.order)
             if slot.watched:
                 # nothing open: the value is 0, as when it was last looked at; nothing left the
@@ -681,9 +682,8 @@ class StatEngine:
         found again from every accumulator when unknown."""
         accs, watch = slot.accs, slot.watch
         if watch is None:
-            watch = slot.watch = {
-                suffix for suffix, acc in accs.items()
-                if acc is not None and (acc.count or acc.oldest is not None)
+            watch = slot.watch = {  # the accumulators held (one at rest holds nothing)
+                suffix for suffix, acc in accs.items() if acc.count or acc.oldest is not None
             }
         found, gone = [], []
         if slot.idle_at_zero:
