@@ -751,7 +751,8 @@ def at_rest(acc: Accumulator, plan: Plan, start: int | None, accrued: int | None
     bucket = acc.bucket
     if start is not None and bucket.start != start:
         return False
-    return bucket.__class__ is _FreshBucket or bucket == fresh_bucket(plan, bucket.start)
+    # the shared new interval, or a bucket of its own equal to it (after a restore)
+    return bucket.__class__ is _FreshBucket or bucket == Bucket(bucket.start, max_current=0, min_current=0)
 
 
 # ------------------------------------------------------------------------------------------ buckets

@@ -164,10 +164,9 @@ class AccumulatorsView(Mapping):
         """(key, JSON data) in export order, one accumulator at a time."""
         acc_of = self._engine._acc
         for slot in self._slots:
-            name, plan, accs = slot.stat.name, slot.plan, slot.accs
+            name, plan = slot.stat.name, slot.plan
             for suffix in slot.order:
-                acc = accs.get(suffix)
-                yield f"{name}/{suffix}", (acc if acc is not None else acc_of(slot, suffix)).to_json(plan)
+                yield f"{name}/{suffix}", acc_of(slot, suffix).to_json(plan)
 
 
 class StatEngine:
