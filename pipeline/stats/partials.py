@@ -240,17 +240,11 @@ class PartialStats(OrderedStats):
         self.source = source
         self.partitions = partitions
 
-    def release_to_rows(self, watermark: int) -> tuple[list[Any], list[Row]]:
+    def iter_release_rows(self, watermark: int, tags: list[Any]) -> Iterator[list[Row]]:
         """Apply every held action at or before ``watermark``, then move the clock there (with several
         partitions): resets and checks of own objects happen even when this partition's actions
         stopped, and partials are serialised before the clock resets them."""
-        tags, rows = super().release_to_rows(watermark)
-        if self.partitions > 1:
-            rows += self.engine.advance_rows(watermark)
-        return tags, rows
-
-    def iter_release_to_batches(self, watermark: int) -> Iterator[list[Row]]:
-        yield from super().iter_release_to_batches(watermark)
+        yield from super().iter_release_rows(watermark, tags)
         if self.partitions > 1:
             yield self.engine.advance_rows(watermark)
 

@@ -88,3 +88,24 @@ def test_records_one_action_at_a_time_are_the_released_records() -> None:
     assert [first, *records] == expected
     assert streamed.applied_ids == listed.applied_ids
     assert list(streamed.iter_flush()) == listed.flush()[1]
+
+
+def test_a_release_read_list_by_list_gives_its_tags_as_it_applies() -> None:
+    """Stage 3 on Kafka publishes a release's records list by list (``iter_release_rows``): the
+    same rows and tags as ``release_to_rows``, each tag given as its action is applied."""
+    queue, agents = _actions(_events())
+    actions = sorted(queue + agents, key=lambda a: a["EventTime"])
+    listed, streamed = OrderedStats(load_config(None)), OrderedStats(load_config(None))
+    for n, action in enumerate(actions):
+        listed.push_rows(action, n)
+        streamed.push_rows(action, n)
+    watermark = actions[-1]["EventTime"]
+    tags, rows = listed.release_to_rows(watermark)
+    given: list = []
+    batches = streamed.iter_release_rows(watermark, given)
+    # the clock's move and the first action's records, then the second's move: the first is applied
+    first = next(batches) + next(batches) + next(batches)
+    assert given == tags[:1]
+    streamed_rows = first + [row for batch in batches for row in batch]
+    assert given == tags and len(tags) > 100
+    assert [r[2:] for r in streamed_rows] == [r[2:] for r in rows] and len(rows) > 100
