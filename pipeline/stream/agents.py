@@ -100,7 +100,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             )
             part = partitions[number] = _Partition(step)
         part.received(event)
-        result = part.step.step(msg.offset, delivery.loads(msg.value), time.time())
+        # each message produced as it is made (AgentStep.iter_step): a release can be a whole instant
+        result = part.step.iter_step(msg.offset, delivery.loads(msg.value), time.time())
         outputs.produce(out, result.messages)
         return [(part, part.finished(offset)) for offset in result.finished]
 

@@ -8,6 +8,7 @@ from pipeline.core.capacity import CapacityConfig
 from pipeline.core.steps import (
     ACTIONS,
     AGENT_INPUTS,
+    MARKS_KEY,
     STATS_INPUTS,
     AgentStep,
     DictTable,
@@ -143,3 +144,34 @@ def test_stage_two_flushes_one_input_at_a_time_as_its_messages_are_read() -> Non
     assert len(lazy.buffer) == 0  # released from the window, applied as read
     assert [first, *messages] == whole and len(whole) > 4
     assert sum(1 for _ in lazy.table.items()) == 4
+
+
+def test_stage_two_applies_a_watermark_s_release_as_its_messages_are_read() -> None:
+    """On Kafka a watermark can release a whole instant (the shift's end): ``iter_step`` gives
+    ``step``'s messages and finished offsets, each input applied only as its messages are read."""
+    d = Day()
+    events = [d.at(0).login(f"a{n}", f"p{n}", media={"email": True}) for n in range(4)]
+    events += [d.at(60).dnd_on(f"a{n}") for n in range(4)]
+    events.append(d.at(120).login("b", "pb", media={"email": True}))  # the watermark passes 60 s
+
+    def stage_two() -> tuple[AgentStep, dict]:
+        stage1 = InteractionStep(0, DictTable())
+        stage2 = AgentStep(0, DictTable(), CapacityConfig())
+        for n, m in enumerate(agent_inputs(stage1, events)):
+            assert stage2.step(n, m.value, now=0.0).messages == []  # held: no watermark yet
+        return stage2, stage1.end_batch()[0].value
+
+    def agents(step: AgentStep) -> int:
+        return sum(1 for key, _ in step.table.items() if key != MARKS_KEY)
+
+    listed, mark = stage_two()
+    whole = listed.step(100, mark, now=0.0)
+    lazy, mark = stage_two()
+    out = lazy.iter_step(100, mark, now=0.0)
+    assert out.finished == whole.finished and len(out.finished) >= 8  # known at once
+    assert agents(lazy) == 0  # nothing applied before it is read
+    messages = iter(out.messages)
+    first = next(messages)
+    assert agents(lazy) == 1
+    assert [first, *messages] == whole.messages and len(whole.messages) > 8
+    assert agents(lazy) == 4
