@@ -119,6 +119,14 @@ class FakeClient:
         self.records.append((topic, key, value, partition))
         self.callbacks.append(on_delivery)
 
+    def poll(self, timeout: float) -> int:
+        """Serve the reports due: here every record produced so far is delivered."""
+        served = 0
+        while self.callbacks:
+            self.callbacks.pop(0)(None, None)
+            served += 1
+        return served
+
 
 def test_a_batch_is_delivered_only_once_every_report_is_in() -> None:
     client = FakeClient()
@@ -143,6 +151,20 @@ def test_a_batch_is_delivered_only_once_every_report_is_in() -> None:
         return seen
 
     assert asyncio.run(scenario()) == ["waiting", "done"]
+
+
+def test_a_long_batch_serves_its_delivery_reports_as_it_produces() -> None:
+    """A stage computing for minutes starves the polling thread of the GIL: the batch serves the
+    reports due itself every POLL_EVERY records, so delivered records do not pile up in librdkafka."""
+    from pipeline.stream.producer import POLL_EVERY
+
+    client = FakeClient()
+    batch = Batch(SimpleNamespace(client=client))
+    for n in range(POLL_EVERY * 2 + 5):
+        batch.produce("t", b"k", b"v%d" % n)
+    assert len(client.callbacks) == 5 and batch._acked == POLL_EVERY * 2
+    client.poll(0)
+    asyncio.run(asyncio.wait_for(batch.delivered(), 2))
 
 
 def test_a_failed_delivery_fails_the_batch() -> None:
