@@ -23,15 +23,17 @@ import hashlib
 import json
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import orjson
 
 from pipeline.stream import delivery
 
-#: A checkpoint groups its entries into table values of about this size (well below a Kafka message).
+#: A checkpoint groups its entries into table values of at most about this size (well below a
+#: Kafka message), and on average :data:`CHUNK_KEYS` entries (``Checkpoint.buckets``).
 BUCKET_BYTES = 128 * 1024
+CHUNK_KEYS = 256
 #: An entry longer than this (a minute of applied ActionIDs at a high rate, a large meta) is cut into
 #: parts, and buckets are split further until each is at most :data:`MAX_BUCKET_BYTES`: a changelog
 #: record must stay under the broker's message limit (1 MB by default) whatever the load.
@@ -39,6 +41,13 @@ PART_BYTES = 128 * 1024
 MAX_BUCKET_BYTES = 640 * 1024
 
 SPACES = ("A", "B")
+
+#: A checkpoint waits for the changelog after about this many bytes of buckets written. faust's
+#: producer holds a table's changelog records until they are sent, and nothing is sent while the
+#: stage computes: the buckets of one checkpoint of 10,000 agents (about 500 MB of text) were all
+#: held at once, the worker's peak memory. While it waits, the partition's other users (the
+#: stage's timer) leave its state alone (``Checkpoint.saving``).
+FLUSH_BYTES = 16 * 1024 * 1024
 
 #: A checkpoint exports and encodes the whole state, so its cost grows with the state (thousands of
 #: accumulators at scale). The next one is due only after this many times the last one's cost, so
@@ -90,6 +99,9 @@ class Checkpoint:
         self.written: dict[str, dict[str, bytes]] = {space: {} for space in SPACES}
         self.last_checkpoint = time.monotonic()
         self.last_cost = 0.0  # seconds the last checkpoint took to export, encode and write
+        # A checkpoint is reading the state (it waits for the changelog between buckets: ``save``);
+        # the stage's timer must not change the state meanwhile.
+        self.saving = False
 
     def due(self, now: float, every_s: float) -> bool:
         """Is a checkpoint due at ``now``: ``every_s`` since the last one, and at least
@@ -132,49 +144,58 @@ class Checkpoint:
         return "B" if self.current == "A" else "A"
 
     def entries(self, space: str) -> dict[str, str]:
-        """The state as table entries of ``space`` (key → JSON), grouped into buckets.
+        """The state as table entries of ``space`` (key → JSON), all at once (:meth:`buckets`)."""
+        return dict(self.buckets(space))
+
+    def buckets(self, space: str) -> Iterator[tuple[str, str]]:
+        """The state as table entries of ``space`` (key, JSON text), one bucket at a time.
 
         faust writes a table's changelog one record at a time (a few thousand a second at best), so
-        a checkpoint writes a few buckets of about :data:`BUCKET_BYTES` rather than one entry per
+        a checkpoint writes buckets of up to about :data:`BUCKET_BYTES` rather than one entry per
         accumulator; a bucket is written again only when one of its entries changed.
 
+        A bucket is a run of consecutive entries in the state's own order (each section's), cut
+        after an entry whose key hashes to 0 modulo :data:`CHUNK_KEYS`, or once it holds
+        :data:`BUCKET_BYTES`: the cuts depend on the keys, so a new entry or a changed one changes
+        its own bucket, not the ones after it, and a bucket is named by its first key.
+
         Memory: each entry is encoded as it is exported (the engine's ``AccumulatorsView``), and
-        each bucket's text is made as its entries leave: the state is held about once as JSON text,
-        never as the whole tree of its data as well.
+        each bucket is handed on as soon as it is made, so a checkpoint holds one bucket of JSON
+        text at a time. Made all at once (every entry, then buckets grouped by a hash of the key),
+        the text of the whole state was the peak of the worker's memory at scale: about 500 MB of
+        JSON for the million accumulators of 10,000 agents.
         """
         state = self.state.export_state(copy=False)
-        fine = {"meta": _json({k: v for k, v in state.items() if not self._split(k, v)})}
-        for name, short in self.sections.items():
-            value = state.get(name)
-            if isinstance(value, Mapping):
-                for key, item in value.items():
-                    fine[f"{short}|{key}"] = _json(item)
+        meta = {k: v for k, v in state.items() if not self._split(k, v)}
+        sections = [(short, state[name]) for name, short in self.sections.items()
+                    if self._split(name, state.get(name))]
         del state
-        for key in [k for k, v in fine.items() if len(v) > PART_BYTES]:
-            value = fine.pop(key)
-            count = -(-len(value) // PART_BYTES)
-            for n in range(count):
-                fine[f"part|{n}|{count}|{key}"] = value[n * PART_BYTES : (n + 1) * PART_BYTES]
-        size = sum(len(k) + len(v) for k, v in fine.items())
-        buckets = 1
-        while buckets * BUCKET_BYTES < size:
-            buckets *= 2
-        count = len(fine)
-        while True:
-            groups: dict[int, dict[str, str]] = {}
-            for key, value in fine.items():
-                groups.setdefault(zlib.crc32(key.encode()) % buckets, {})[key] = value
-            del fine  # the groups hold the entries now, and each group goes once its text is made
-            p = f"{self.number}|{space}|bucket|{buckets}|"
-            out: dict[str, str] = {}
-            for n in list(groups):
-                out[p + str(n)] = _json(groups.pop(n), sort=True)
-            if all(len(v) <= MAX_BUCKET_BYTES for v in out.values()) or len(out) == count:
-                return out
-            fine = {}  # an unlucky spread: more, smaller buckets, from the entries again
-            for text in out.values():
-                fine.update(orjson.loads(text))
-            buckets *= 2
+        prefix = f"{self.number}|{space}|bucket|"
+        chunk: dict[str, str] = {}
+        size = 0
+        for name, text in self._fine(meta, sections):
+            chunk[name] = text
+            size += len(name) + len(text)
+            if size >= BUCKET_BYTES or zlib.crc32(name.encode()) % CHUNK_KEYS == 0:
+                yield from _bucketed(prefix, chunk)
+                chunk, size = {}, 0
+        if chunk:
+            yield from _bucketed(prefix, chunk)
+
+    @staticmethod
+    def _fine(meta: dict[str, Any], sections: list[tuple[str, Mapping]]) -> Iterator[tuple[str, str]]:
+        """Every entry (name, JSON text), in order: ``meta``, then each section's items; an entry
+        longer than :data:`PART_BYTES` comes as parts (``part|n|count|name``)."""
+        yield "meta", _json(meta)
+        for short, value in sections:
+            for key, item in value.items():
+                name, text = f"{short}|{key}", _json(item)
+                if len(text) <= PART_BYTES:
+                    yield name, text
+                    continue
+                count = -(-len(text) // PART_BYTES)
+                for n in range(count):
+                    yield f"part|{n}|{count}|{name}", text[n * PART_BYTES : (n + 1) * PART_BYTES]
 
     def _split(self, name: str, value: Any) -> bool:
         return name in self.sections and isinstance(value, Mapping)
@@ -254,6 +275,20 @@ class Decoded(Mapping):
         return (orjson.loads(text) for text in self._texts.values())
 
 
+def _bucketed(prefix: str, chunk: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """``chunk``'s entries as one bucket (key, text) named by its first entry, or as halves when
+    its text is over :data:`MAX_BUCKET_BYTES` (a changelog record must fit a Kafka message)."""
+    text = _json(chunk, sort=True)
+    if len(text) <= MAX_BUCKET_BYTES or len(chunk) == 1:
+        first = next(iter(chunk))
+        yield prefix + hashlib.blake2b(first.encode(), digest_size=8).hexdigest(), text
+        return
+    items = list(chunk.items())
+    half = len(items) // 2
+    yield from _bucketed(prefix, dict(items[:half]))
+    yield from _bucketed(prefix, dict(items[half:]))
+
+
 def _digest(text: str) -> bytes:
     """What :attr:`Checkpoint.written` keeps of a written value: enough to tell a changed one."""
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
@@ -281,18 +316,29 @@ async def save(
     marker once the changelog has it, then acknowledge the inputs it covers, in offset order."""
     started = time.monotonic()
     space = part.next_space()
-    entries = part.entries(space)
     held = part.written[space]
     digests: dict[str, bytes] = {}
-    for key in list(entries):
-        value = entries.pop(key)  # each bucket's text is let go once written
-        digest = digests[key] = _digest(value)
-        if held.get(key) != digest:
-            table[key.encode()] = value.encode()
+    waited = 0.0
+    pending = 0  # bytes written to the changelog since the last flush
+    part.saving = True  # the state must not change while its buckets are read (see ``saving``)
+    try:
+        for key, value in part.buckets(space):  # each bucket's text is let go once written
+            digest = digests[key] = _digest(value)
+            if held.get(key) != digest:
+                data = value.encode()
+                table[key.encode()] = data
+                pending += len(data)
+                if pending >= FLUSH_BYTES:
+                    flushed = time.monotonic()
+                    await app.producer.flush()
+                    waited += time.monotonic() - flushed
+                    pending = 0
+    finally:
+        part.saving = False
     for key in set(held) - set(digests):
         del table[key.encode()]
     part.written[space] = digests
-    part.last_cost = time.monotonic() - started  # the CPU part: the flush below only waits
+    part.last_cost = time.monotonic() - started - waited  # the CPU part: flushes only wait
     await app.producer.flush()  # the whole space is in the changelog before the marker moves
     table[part.marker_key.encode()] = part.marker(space, extra).encode()
     part.current = space

@@ -175,6 +175,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         out = producer.batch()
         flushed: list[tuple[_MergePartition, list[Input]]] = []
         for part in list(partitions.values()):
+            if part.saving:  # a checkpoint is reading its state (``checkpoint.save``): next tick
+                continue
             records: list[dict] = []
             if now - part.last_input >= WALL_FLUSH_S:
                 tags, records = part.stats.flush()

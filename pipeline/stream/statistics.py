@@ -316,6 +316,8 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         out = producer.batch()
         flushed: list[tuple[_PartitionStats, list[Input]]] = []
         for part in list(partitions.values()):
+            if part.saving:  # a checkpoint is reading its state (``checkpoint.save``): next tick
+                continue
             if len(part.stats.buffer) and now - part.last_input >= WALL_FLUSH_S:
                 tags: list[Input] = []
                 for rows in part.stats.iter_flush_rows(tags):  # published as applied (see ``applied``)
