@@ -10,7 +10,9 @@ time something.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 import os
 import signal
@@ -33,6 +35,7 @@ from pipeline.records.codec import HEADER_LEN, decode, encode
 from pipeline.records.keys import event_key
 from pipeline.records.schemas import load_schema
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.replay import replay
 from pipeline.stats.config import load_config
 from tests.bench.matching import COUNTERS, action_latencies, statistic_latencies
 from tests.bench.measure import REPO, PeakRss, cpu_seconds, percentile
@@ -185,6 +188,41 @@ def _log_tail(workdir: Path) -> str:
 # --- the worker on a day: throughput and peak RSS ------------------------------------------------
 
 
+def expected_outputs(events_path: Path, config_path: Path) -> tuple[int, int]:
+    """(actions, statistic records) the worker must publish for the day: what replay makes from
+    it (its Change and Reset records: the worker sends no finals at the end of a file), cached
+    beside the day by the configuration's digest (a 10,000-agent day takes a minute and a half).
+
+    A worker is done when both are on their topics. Waiting for a quiet spell alone was not
+    enough: stage 3 applying one release (the shift's end) published nothing for longer than the
+    spell, so the row stopped before its last records."""
+    digest = hashlib.sha256(config_path.read_bytes()).hexdigest()[:16]
+    cached = events_path.with_name(f"{events_path.stem}.expected-{digest}.json")
+    if cached.exists():
+        known = json.loads(cached.read_text())
+        return known["actions"], known["statistics"]
+    config = load_config(config_path)
+
+    class Count:
+        """A sink of rows (``pipeline.stats.rows``): counts the records that are not finals."""
+
+        def __init__(self) -> None:
+            self.records = 0
+
+        def write_batches(self, batches) -> int:
+            n = 0
+            for rows in batches:
+                n += len(rows)
+                self.records += sum(1 for row in rows if row[7] != "Final")
+            return n
+
+    count = Count()
+    with events_path.open("rb") as lines:
+        summary = replay(enumerate(lines, 1), config, on_stat=count, wall_ms=None)
+    cached.write_text(json.dumps({"actions": summary.actions, "statistics": count.records}))
+    return summary.actions, count.records
+
+
 def worker_on_day(
     events_path: Path, config_path: Path, *, cap_s: float, idle_s: float = 8.0, workers: int = 1,
     partitions: int = 1,
@@ -194,14 +232,14 @@ def worker_on_day(
 
     With several workers, a second probe is answered after they have all started and the group
     has had time to settle, so the timed part does not include the first rebalance. Ends when
-    every action the core makes from the day is on the actions topic and no output came for
-    ``idle_s`` (stage 3's last statistics follow the final watermark), or at ``cap_s``.
+    every action and statistic record replay makes from the day (:func:`expected_outputs`) is on
+    its topic and no output came for ``idle_s``, or at ``cap_s``.
     """
     bootstrap = resolve_bootstrap(None)
     prefix = "bench" + uuid.uuid4().hex[:10]
     config = load_config(config_path)
     events = load_events(events_path)
-    expected = len(CoreDriver(config.capacity).push_all(events))
+    expected, expected_stats = expected_outputs(events_path, config_path)
     encoded = encode_events(events)
     ensure_pipeline_topics(bootstrap, prefix, config.stat_types, partitions=partitions)
     actions_topic = topic_name("actions", prefix)
@@ -243,7 +281,9 @@ def worker_on_day(
             while time.monotonic() < deadline and alive():
                 for rss in peaks:
                     rss.sample()
-                if reader.counts[actions_topic] - base_actions >= expected and reader.idle_s() >= idle_s:
+                actions_seen = reader.counts[actions_topic] - base_actions
+                stats_seen = reader.total - base_records - actions_seen
+                if actions_seen >= expected and stats_seen >= expected_stats and reader.idle_s() >= idle_s:
                     break
                 time.sleep(0.5)
             if not alive():
@@ -252,6 +292,7 @@ def worker_on_day(
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
             seen = reader.counts[actions_topic] - base_actions
             outputs = reader.total - base_records
+            stats_seen = outputs - seen
             ended = reader.max_ts / 1000  # the probes' outputs all came before the day was fed
         finally:
             peak = max((stop(p, rss) for p, rss in zip(procs, peaks, strict=True)), default=0)
@@ -259,10 +300,13 @@ def worker_on_day(
     return {
         "events": len(events),
         "expected_actions": expected,
+        "expected_statistics": expected_stats,
         "actions": seen,
+        "statistics": stats_seen,
         "records": outputs,
         "seconds": max(ended - started, 1e-3),
-        "complete": seen >= expected,
+        # every action and every statistic record replay makes from the day: the worker is done
+        "complete": seen >= expected and stats_seen >= expected_stats,
         "peak_rss": peak,
         "cpu_s": cpu,
     }
@@ -272,9 +316,10 @@ def row_worker(events_path: Path, config_path: Path, described: str, cap_s: floa
     got = worker_on_day(events_path, config_path, cap_s=cap_s)
     done = got["actions"] / max(got["expected_actions"], 1)
     rate = got["events"] * min(done, 1.0) / got["seconds"]
-    note = f"{got['actions']:,} actions, {got['records'] - got['actions']:,} statistic records"
+    note = f"{got['actions']:,} actions, {got['statistics']:,} statistic records"
     if not got["complete"]:
-        note = f"stopped at {cap_s:.0f} s: {got['actions']:,} of {got['expected_actions']:,} actions"
+        note = (f"stopped at {cap_s:.0f} s: {got['actions']:,} of {got['expected_actions']:,} actions, "
+                f"{got['statistics']:,} of {got['expected_statistics']:,} statistic records")
     return [
         {
             "key": "worker.events_per_s",
@@ -332,7 +377,8 @@ def row_worker_rss(
     note = (
         "whole day"
         if got["complete"]
-        else (f"after {got['actions']:,} of {got['expected_actions']:,} actions, capped at {cap_s:.0f} s")
+        else (f"after {got['actions']:,} of {got['expected_actions']:,} actions and {got['statistics']:,} of "
+              f"{got['expected_statistics']:,} statistic records, capped at {cap_s:.0f} s")
     )
     return [
         {

@@ -53,7 +53,8 @@ FULL = Sizes(
     latency_rate=500,
     latency_seconds=20,
     worker_cap_s=240,
-    rss_worker_cap_s=90,
+    # the whole 10,000-agent day: about 5 minutes for one worker on the development machine
+    rss_worker_cap_s=600,
 )
 
 QUICK = Sizes(
@@ -210,7 +211,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "rss-worker-2000",
         True,
-        400,
+        1200,
         lambda s, c: _kafka().row_worker_rss(
             *_worker_day(s, c, s.replay_large), "rss-worker-2000.peak", s.rss_worker_cap_s
         ),
@@ -218,7 +219,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "rss-worker-10000",
         True,
-        400,
+        1200,
         lambda s, c: _kafka().row_worker_rss(
             *_worker_day(s, c, s.rss_large), "rss-worker-10000.peak", s.rss_worker_cap_s
         ),
