@@ -48,15 +48,19 @@ def producer_config(settings: Any) -> dict[str, Any]:
     )
 
 
-#: A stage serves the delivery reports due so far itself after this many records of a batch.
+#: A stage serves the delivery reports due so far itself, every this many records of a batch, once
+#: librdkafka holds :data:`POLL_QUEUE` records or more.
 #:
 #: The polling thread needs the GIL for each report's callback, and while a stage computes (one
 #: release at the shift's end of 10,000 agents is minutes of the engine's work) it gets the GIL
 #: only when the interpreter hands it over, every 5 ms: about 200 reports a second against the
 #: thousands of records a second produced. Delivered records then stayed in librdkafka's queue
 #: with their reports, and the worker's memory grew by hundreds of megabytes until the release
-#: ended. Served here, the reports cost no hand-over of the GIL.
+#: ended. Served here, the reports cost no hand-over of the GIL. Not below POLL_QUEUE: at ordinary
+#: rates the polling thread keeps up, and serving them here cost the worker a fifth of its
+#: throughput in the bench (335 events/s against 277, one run each).
 POLL_EVERY = 1_000
+POLL_QUEUE = 50_000
 
 
 class DeliveryFailed(KafkaException):
@@ -96,7 +100,9 @@ class Batch:
                 self._owner.client.flush(0.05)
         self._produced += 1
         if not self._produced % POLL_EVERY:
-            self._owner.client.poll(0)  # serve the reports due so far here (see POLL_EVERY)
+            client = self._owner.client
+            if len(client) >= POLL_QUEUE:  # reports pile up: serve those due here (see POLL_EVERY)
+                client.poll(0)
 
     def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
         """librdkafka's delivery report (on the polling thread)."""

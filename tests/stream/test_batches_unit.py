@@ -119,6 +119,10 @@ class FakeClient:
         self.records.append((topic, key, value, partition))
         self.callbacks.append(on_delivery)
 
+    def __len__(self) -> int:
+        """Records not yet reported (librdkafka's ``len(producer)``)."""
+        return len(self.callbacks)
+
     def poll(self, timeout: float) -> int:
         """Serve the reports due: here every record produced so far is delivered."""
         served = 0
@@ -154,15 +158,19 @@ def test_a_batch_is_delivered_only_once_every_report_is_in() -> None:
 
 
 def test_a_long_batch_serves_its_delivery_reports_as_it_produces() -> None:
-    """A stage computing for minutes starves the polling thread of the GIL: the batch serves the
-    reports due itself every POLL_EVERY records, so delivered records do not pile up in librdkafka."""
-    from pipeline.stream.producer import POLL_EVERY
+    """A stage computing for minutes starves the polling thread of the GIL: once POLL_QUEUE records
+    wait for their reports, the batch serves them itself every POLL_EVERY records, so delivered
+    records do not pile up in librdkafka; below that, the polling thread does."""
+    from pipeline.stream.producer import POLL_EVERY, POLL_QUEUE
 
     client = FakeClient()
     batch = Batch(SimpleNamespace(client=client))
-    for n in range(POLL_EVERY * 2 + 5):
+    for n in range(POLL_QUEUE - 1):
         batch.produce("t", b"k", b"v%d" % n)
-    assert len(client.callbacks) == 5 and batch._acked == POLL_EVERY * 2
+    assert batch._acked == 0  # left to the polling thread
+    for n in range(POLL_EVERY + 5):
+        batch.produce("t", b"k", b"w%d" % n)
+    assert batch._acked == POLL_QUEUE and len(client.callbacks) == POLL_EVERY + 4  # served at 50,000
     client.poll(0)
     asyncio.run(asyncio.wait_for(batch.delivered(), 2))
 
