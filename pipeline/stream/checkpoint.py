@@ -185,17 +185,12 @@ class Checkpoint:
     @staticmethod
     def _fine(meta: dict[str, Any], sections: list[tuple[str, Mapping]]) -> Iterator[tuple[str, str]]:
         """Every entry (name, JSON text), in order: ``meta``, then each section's items; an entry
-        longer than :data:`PART_BYTES` comes as parts (``part|n|count|name``)."""
-        yield "meta", _json(meta)
+        longer than :data:`PART_BYTES` (``meta`` too: stage 4's held updates) comes as parts
+        (``part|n|count|name``)."""
+        yield from _parts("meta", _json(meta))
         for short, value in sections:
             for key, item in value.items():
-                name, text = f"{short}|{key}", _json(item)
-                if len(text) <= PART_BYTES:
-                    yield name, text
-                    continue
-                count = -(-len(text) // PART_BYTES)
-                for n in range(count):
-                    yield f"part|{n}|{count}|{name}", text[n * PART_BYTES : (n + 1) * PART_BYTES]
+                yield from _parts(f"{short}|{key}", _json(item))
 
     def _split(self, name: str, value: Any) -> bool:
         return name in self.sections and isinstance(value, Mapping)
@@ -273,6 +268,16 @@ class Decoded(Mapping):
 
     def values(self):  # type: ignore[override]
         return (orjson.loads(text) for text in self._texts.values())
+
+
+def _parts(name: str, text: str) -> Iterator[tuple[str, str]]:
+    """The entry, or its parts of at most :data:`PART_BYTES` when it is longer."""
+    if len(text) <= PART_BYTES:
+        yield name, text
+        return
+    count = -(-len(text) // PART_BYTES)
+    for n in range(count):
+        yield f"part|{n}|{count}|{name}", text[n * PART_BYTES : (n + 1) * PART_BYTES]
 
 
 def _bucketed(prefix: str, chunk: dict[str, str]) -> Iterator[tuple[str, str]]:

@@ -287,3 +287,19 @@ def test_a_large_checkpoint_waits_for_the_changelog_as_it_writes(monkeypatch) ->
     assert len(seen) - 1 >= written // (20_000 + largest) and len(seen) > 3  # one flush ≤ 20 kB + a bucket
     assert all(saving for _writes, saving in seen[:-1]) and seen[-1] == (table.writes - 1, False)
     assert not part.saving
+
+
+def test_a_large_meta_entry_is_cut_into_parts_that_fit() -> None:
+    """What is not a section goes into one ``meta`` entry, which can be megabytes (stage 4's held
+    updates): it is cut into parts like any long entry, and every bucket fits a Kafka message."""
+    from pipeline.stream.checkpoint import MAX_BUCKET_BYTES
+
+    toy = Toy()
+    toy.data["clock"] = [{"held": n, "text": "q" * 40} for n in range(60_000)]  # about 3.5 MB
+    toy.data["items"] = {f"k{n}": {"n": n} for n in range(100)}
+    part = Checkpoint(0, toy, {"items": "it"})
+    entries = part.entries("A")
+    assert max(len(v) for v in entries.values()) <= MAX_BUCKET_BYTES and len(entries) > 10
+    copy = Checkpoint(0, Toy(), {"items": "it"})
+    copy.restore({**entries, part.marker_key: part.marker("A")})
+    assert copy.state.export_state() == toy.export_state()
