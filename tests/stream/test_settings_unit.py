@@ -105,3 +105,18 @@ def test_negative_standbys_are_refused() -> None:
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["worker", "--standbys", "-1"])
+
+
+def test_every_table_opens_rocksdb_with_the_project_s_options(tmp_path: Path) -> None:
+    """faust's defaults (64 MB write buffers, up to three, a 2 GB block cache) are replaced for each
+    table; one table taking its options out does not take them from the next."""
+    from pipeline.stream.delivery import ROCKSDB_OPTIONS
+
+    app, _ = create_app(Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path))
+    for name in ("interactions", "agents", "statistics"):
+        options = app.tables[name].data.rocksdb_options
+        assert (options.write_buffer_size, options.max_write_buffer_number, options.block_cache_size) == (
+            ROCKSDB_OPTIONS["write_buffer_size"], ROCKSDB_OPTIONS["max_write_buffer_number"],
+            ROCKSDB_OPTIONS["block_cache_size"],
+        )
+    assert ROCKSDB_OPTIONS["write_buffer_size"] < 64 * 1024 * 1024
