@@ -275,3 +275,18 @@ def test_every_checkpoint_record_fits_a_kafka_message_whatever_the_rate() -> Non
     copy.restore({**entries, part.marker_key: part.marker("A")})
     assert copy.stats.applied_ids == part.stats.applied_ids
     assert copy.stats.engine.export_state() == part.stats.engine.export_state()
+
+
+def test_stage_three_keeps_one_string_per_repeated_value_of_decoded_actions() -> None:
+    """Decoded from JSON, each action has its own strings; stage 3 holds a whole instant of them, so
+    the repeated fields are interned (one object per value), the others left as decoded."""
+    from pipeline.core.steps import bundle_value
+    from pipeline.stream.delivery import dumps, loads
+    from pipeline.stream.statistics import shared_strings
+
+    made = [{**action(f"id{n}", 1000 + n, "agent-7"), "MediaTypeID": "email"} for n in range(2)]
+    text = dumps(bundle_value(made))
+    first, second = ([shared_strings(a) for a in loads(text)["Actions"]] for _ in range(2))
+    for a, b in ((first[0], second[0]), (first[0], first[1])):
+        assert all(a[field] is b[field] for field in ("ObjectID", "MediaTypeID", "Action", "TenantID"))
+    assert first[0] == made[0] and first[0]["ActionID"] is not second[0]["ActionID"]  # unique: left alone
