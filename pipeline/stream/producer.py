@@ -57,8 +57,9 @@ def producer_config(settings: Any) -> dict[str, Any]:
 #: thousands of records a second produced. Delivered records then stayed in librdkafka's queue
 #: with their reports, and the worker's memory grew by hundreds of megabytes until the release
 #: ended. Served here, the reports cost no hand-over of the GIL. Not below POLL_QUEUE: at ordinary
-#: rates the polling thread keeps up, and serving them here cost the worker a fifth of its
-#: throughput in the bench (335 events/s against 277, one run each).
+#: rates the polling thread keeps up, and one pair of runs of the bench's worker row served them
+#: here at 277 events/s against 335 without (runs of one commit vary about that much on the
+#: development machine, so this is a precaution rather than a measured cost).
 POLL_EVERY = 1_000
 POLL_QUEUE = 50_000
 
