@@ -420,10 +420,9 @@ class AgentStep:
         if limit is not None:
             released += buffer.release_to(limit)
             mark = limit if mark is None else max(mark, limit)
-        if released:
-            out.messages = chain(out.messages, self._iter_apply(released))
         done += [entry[2] for entry in released]
         if released:
+            out.messages = chain(out.messages, self._iter_apply(released))
             self.oldest_wait = now if len(buffer) else None
         for d in done:
             out.finished += self.acks.finished(d)

@@ -89,8 +89,7 @@ class OrderedStats:
     def release_to_rows(self, watermark: int) -> tuple[list[Any], list[Row]]:
         """:meth:`release_to`, its records as rows."""
         tags: list[Any] = []
-        rows = list(chain.from_iterable(self.iter_release_rows(watermark, tags)))
-        return tags, rows
+        return tags, _listed(self.iter_release_rows(watermark, tags))
 
     def iter_release_rows(self, watermark: int, tags: list[Any]) -> Iterator[list[Row]]:
         """:meth:`release_to_rows` as it applies: a list of rows per clock move and per action, the
@@ -109,8 +108,7 @@ class OrderedStats:
     def flush_rows(self) -> tuple[list[Any], list[Row]]:
         """:meth:`flush`, its records as rows."""
         tags: list[Any] = []
-        rows = list(chain.from_iterable(self.iter_flush_rows(tags)))
-        return tags, rows
+        return tags, _listed(self.iter_flush_rows(tags))
 
     def iter_flush_rows(self, tags: list[Any]) -> Iterator[list[Row]]:
         """:meth:`flush_rows` as it applies (see :meth:`iter_release_rows`)."""
@@ -175,8 +173,7 @@ class OrderedStats:
 
     def _apply_rows(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[Row]]:
         tags: list[Any] = []
-        rows = list(chain.from_iterable(self._iter_apply(released, tags)))
-        return tags, rows
+        return tags, _listed(self._iter_apply(released, tags))
 
     def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[list[Row]]:
         """Apply the released actions in order, yielding their records as lists of rows (what each
@@ -203,3 +200,8 @@ class OrderedStats:
                 self.applied_ids[action_id] = action["EventTime"]
                 if len(self.applied_ids) > limit:
                     self.forget_oldest()
+
+
+def _listed(batches: Iterator[list[Row]]) -> list[Row]:
+    """Every row of ``batches`` as one list (read to the end: the actions are applied as it is)."""
+    return list(chain.from_iterable(batches))
