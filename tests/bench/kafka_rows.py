@@ -248,14 +248,19 @@ def worker_on_day(
 
     With several workers, a second probe is answered after they have all started and the group
     has had time to settle, so the timed part does not include the first rebalance. Ends when
-    every action and statistic record replay makes from the day (:func:`expected_outputs`) is on
-    its topic and no output came for ``idle_s``, or at ``cap_s``.
+    every action and statistic record replay makes from the day (:func:`expected_outputs`; the
+    actions only, with several partitions) is on its topic and no output came for ``idle_s``, or at
+    ``cap_s``.
     """
     bootstrap = resolve_bootstrap(None)
     prefix = "bench" + uuid.uuid4().hex[:10]
     config = load_config(config_path)
     events = load_events(events_path)
     expected, expected_stats = expected_outputs(events_path, config_path)
+    if partitions > 1:
+        # Partitioned statistics give replay's values, not necessarily its number of records (stage
+        # 4 notifies on merged changes): there the row waits for the actions and a quiet spell.
+        expected_stats = 0
     encoded = encode_events(events)
     ensure_pipeline_topics(bootstrap, prefix, config.stat_types, partitions=partitions)
     actions_topic = topic_name("actions", prefix)
