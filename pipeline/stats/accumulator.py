@@ -958,16 +958,21 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
         acc.late += 1
         return
     total = acc.total  # Sliding running totals (None otherwise)
+    # A bucket's first duration is held as the object given, not as ``0 + dur``: that makes an int
+    # object of its own (32 bytes) for each sum of each bucket, 25 MiB of the buckets of a
+    # 10,000-agent day.
     if in_m:
         bucket.number_main += 1
-        bucket.adjusted_main += dur
+        sum_ = bucket.adjusted_main
+        bucket.adjusted_main = sum_ + dur if sum_ else dur
         if bucket.max_duration is None or dur > bucket.max_duration:
             bucket.max_duration = dur
         if bucket.min_duration is None or dur < bucket.min_duration:
             bucket.min_duration = dur
         if in_range:
             bucket.range_number += 1
-            bucket.range_time += dur
+            sum_ = bucket.range_time
+            bucket.range_time = sum_ + dur if sum_ else dur
         if total is not None:
             total.number_main += 1
             total.adjusted_main += dur
@@ -976,7 +981,8 @@ def complete(acc: Accumulator, plan: Plan, end: int, dur: int, start: int, in_m:
                 total.range_time += dur
     if in_r:
         bucket.number_rel += 1
-        bucket.adjusted_rel += dur
+        sum_ = bucket.adjusted_rel
+        bucket.adjusted_rel = sum_ + dur if sum_ else dur
         if total is not None:
             total.number_rel += 1
             total.adjusted_rel += dur
