@@ -167,3 +167,16 @@ def test_ongoing_instances_and_their_keys_are_shared_between_accumulators() -> N
     feed(engine, [act("HandlingInbound", 9, "End", iid="i1", dur=7)])
     assert all(slot.accs["Agent/t1/a1"].open is NO_ENTRIES for slot in engine._slots)  # emptied: shared again
     assert final_value(engine, 10, "HandleTime") == 7
+
+
+def test_a_buckets_first_duration_is_the_int_given_and_later_ones_add_up() -> None:
+    engine = StatEngine(config(stat("TotalTime", ["HandlingInbound"], name="Handled")))
+    first, second = durable("HandlingInbound", 2, 5, iid="i1"), durable("HandlingInbound", 6, 13, iid="i2")
+    feed(engine, first)
+    acc = engine._by_name["Handled"].accs["Agent/t1/a1"]
+    given = first[-1]["DurationMs"]
+    assert given > 256  # not one of the ints every run shares
+    assert acc.bucket.adjusted_main is given  # no int object of its own (0 + dur would make one)
+    feed(engine, second)
+    assert acc.bucket.adjusted_main == given + second[-1]["DurationMs"] == 10_000
+    assert acc.bucket.number_main == 2
