@@ -36,38 +36,6 @@ from pipeline.stats.rows import Row, as_records, batched, iter_records
 DEDUP_KEEP = 100_000
 
 
-#: A held action: its values, then its tag, then its field names. See :func:`held`.
-Held = tuple[Any, ...]
-
-#: The field names of the actions held, each tuple once (actions come in a few shapes).
-_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
-_SHAPES_MAX = 4096
-
-
-def held(action: dict, tag: Any) -> Held:
-    """An action as stage 3 holds it until it is applied: one tuple of its values, its tag and its
-    field names (shared by every action of that shape); :func:`unheld` makes the dict again.
-
-    A watermark at the shift's end of 10,000 agents releases 148,000 actions of one instant, and
-    every one of them is held until the instant is complete (they are applied in ``action_rank``
-    order). As dicts of a dozen fields (about 450 bytes each) they made replay's peak memory, and
-    each object held then is a hole in the heap once applied.
-    """
-    names = tuple(action)
-    shared = _SHAPES.get(names)
-    if shared is None:
-        shared = names
-        if len(_SHAPES) < _SHAPES_MAX:  # bounded: actions of unusual shapes keep their own names
-            _SHAPES[names] = names
-    return (*action.values(), tag, shared)
-
-
-def unheld(entry: Held) -> tuple[dict, Any]:
-    """(the action, its tag) of a :func:`held` entry."""
-    # zip stops at the shorter: the names, so the values only
-    return dict(zip(entry[-1], entry, strict=False)), entry[-2]
-
-
 class OrderedStats:
     """Push actions (each with an opaque ``tag`` returned once it is applied); collect records.
 
@@ -105,7 +73,7 @@ class OrderedStats:
             self._waiting_ids.add(action_id)
         self._arrivals += 1
         rank = action_rank(action, self._arrivals)
-        return self._apply_rows(self.buffer.hold(action["EventTime"], rank, held(action, tag)))
+        return self._apply_rows(self.buffer.hold(action["EventTime"], rank, (action, tag)))
 
     def forget_oldest(self) -> None:
         """Keep only the newest ``dedup_keep`` applied ids (bounded memory)."""
@@ -180,7 +148,7 @@ class OrderedStats:
             self._waiting_ids.add(action_id)
         self._arrivals += 1
         rank = action_rank(action, self._arrivals)
-        return self._iter_apply(self.buffer.hold(action["EventTime"], rank, held(action, None)), [])
+        return self._iter_apply(self.buffer.hold(action["EventTime"], rank, (action, None)), [])
 
     def iter_release_to(self, watermark: int) -> Iterator[dict]:
         """:meth:`release_to` one action's records at a time.
@@ -203,11 +171,11 @@ class OrderedStats:
         """:meth:`iter_flush` as lists of rows (see :meth:`iter_push_batches`)."""
         return self.iter_flush_rows([])
 
-    def _apply_rows(self, released: list[Held]) -> tuple[list[Any], list[Row]]:
+    def _apply_rows(self, released: list[tuple[dict, Any]]) -> tuple[list[Any], list[Row]]:
         tags: list[Any] = []
         return tags, _listed(self._iter_apply(released, tags))
 
-    def _iter_apply(self, released: list[Held], tags: list[Any]) -> Iterator[list[Row]]:
+    def _iter_apply(self, released: list[tuple[dict, Any]], tags: list[Any]) -> Iterator[list[Row]]:
         """Apply the released actions in order, yielding their records as lists of rows (what each
         clock move and each action sends); their tags go to ``tags``.
 
@@ -221,7 +189,7 @@ class OrderedStats:
         # applied: a release of a whole instant added its 148,000 ids at once before.
         limit = self.dedup_keep + self.dedup_keep // 4
         for i in range(len(released)):
-            action, tag = unheld(released[i])
+            action, tag = released[i]
             released[i] = None  # type: ignore[call-overload]  # applied: nothing holds it any more
             yield engine.advance_rows(action["EventTime"])
             yield engine.on_action_rows(action, action["EventTime"])

@@ -11,65 +11,28 @@ from pipeline.core.driver import CoreDriver
 from pipeline.records.validation import validate_event
 from pipeline.simulate import Simulator
 from pipeline.stats.config import load_config
-from pipeline.stats.ordered import OrderedStats, held, unheld
+from pipeline.stats.ordered import OrderedStats
 
 
 class _Action(dict):
     """An action record that can be watched with a weak reference (a plain dict cannot)."""
 
 
-class _Probe:
-    """A field value that can be watched with a weak reference: alive while its action is held."""
-
-
-def _plain_actions() -> list[dict]:
+def _actions() -> list[_Action]:
     sim = Simulator(agents=4, hours=1.0, per_hour=60, seed=3)
     events = [validate_event(e) for e in sim.events()]
-    return sorted(CoreDriver(load_config(None).capacity).push_all(events), key=lambda a: a["EventTime"])
-
-
-def test_a_held_action_is_its_values_with_shared_names() -> None:
-    actions = _plain_actions()
-    entries = [held(a, n) for n, a in enumerate(actions)]
-    for n, (entry, action) in enumerate(zip(entries, actions, strict=True)):
-        back, tag = unheld(entry)
-        assert tag == n
-        assert back == action
-        assert list(back) == list(action)  # the record's own field order
-        assert len(entry) == len(action) + 2  # one tuple: the values, the tag, the shared names
-    shapes = {id(entry[-1]) for entry in entries}
-    assert len(shapes) == len({tuple(a) for a in actions}) < len(entries)  # one tuple per shape
-
-
-def test_the_pushed_dict_is_not_kept_and_records_are_those_of_the_dicts() -> None:
-    config = load_config(None)
-    actions = _plain_actions()
-    kept, compact = OrderedStats(config), OrderedStats(config)
-    watched = []
-    for action in actions:
-        copy = _Action(action)
-        watched.append(weakref.ref(copy))
-        assert list(compact.iter_push(copy)) == []
-        del copy
-    gc.collect()
-    assert all(r() is None for r in watched)  # held as values, not as the dict pushed
-    for action in actions:
-        assert list(kept.iter_push(action)) == []
-    end = actions[-1]["EventTime"]
-    assert list(compact.iter_release_to(end)) == list(kept.iter_release_to(end)) != []
+    return [_Action(a) for a in CoreDriver(load_config(None).capacity).push_all(events)]
 
 
 def test_a_released_action_is_let_go_once_applied() -> None:
-    actions = _plain_actions()
+    actions = sorted(_actions(), key=lambda a: a["EventTime"])
     stats = OrderedStats(load_config(None))
-    probes = [_Probe() for _ in actions]
-    for action, probe in zip(actions, probes, strict=True):
-        assert list(stats.iter_push({**action, "Probe": probe})) == []  # held: no watermark yet
-    watched = [weakref.ref(p) for p in probes]
+    for action in actions:
+        assert list(stats.iter_push(action)) == []  # held: no watermark yet
+    watched = [weakref.ref(a) for a in actions]
     order = [a["ActionID"] for a in actions]
-    end = actions[-1]["EventTime"]
-    del actions, action, probes, probe
-    records = stats.iter_release_to(end)
+    del actions, action
+    records = stats.iter_release_to(max(r()["EventTime"] for r in watched))
     half = len(watched) // 2
     for _ in records:
         if len(stats.applied_ids) >= half:
