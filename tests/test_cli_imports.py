@@ -1,5 +1,5 @@
 """``mediastat`` imports the module of the command it runs only: ``replay`` has no use for
-librdkafka, asyncio or ssl (30 MB of its peak memory), and the list of commands needs no import."""
+librdkafka, asyncio or ssl (about 10 MB of its memory), and the list of commands needs no import."""
 
 from __future__ import annotations
 
