@@ -9,7 +9,6 @@ the same final statistic values (records.md, "Offline replay").
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import sys
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pipeline import collector
 from pipeline.core.driver import CoreDriver
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import build_dead_letter
@@ -120,25 +120,12 @@ def replay(
     hops between partitions delivered in a random interleaving when ``interleave`` is given; the
     statistic values are the same. Stage 3's late records are then not reported.
     """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*_GC_THRESHOLD)
-    try:
+    with collector.tuned():  # the state is large: collect rarely (``pipeline.collector``)
         return _replay(source, config, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
                        on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
                        future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
                        stats_partitions=stats_partitions, merge_partitions=merge_partitions,
                        interleave=interleave)
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-#: The cyclic collector's thresholds during a replay. With the default (700 allocations) a replay
-#: of 2,000 agents ran 2,086 collections, and the older generations' ones walk the whole statistics
-#: state (hundreds of thousands of accumulators and buckets): 17 % of its time (4.7 s of 27.5 s), 6 %
-#: at 200 agents. The state and the records are freed by reference counting, not by the collector,
-#: so collecting every 50,000 allocations costs nothing in memory (peak RSS 314 MB → 316 MB) and
-#: brought it to 4 % (23 collections).
-_GC_THRESHOLD = (50_000, 20, 10)
 
 
 def _replay(

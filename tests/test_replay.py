@@ -222,7 +222,8 @@ def test_replay_collects_cycles_less_often_and_restores_the_collector() -> None:
     whole statistics state) and leaves them as they were."""
     import gc
 
-    from pipeline.replay import _GC_THRESHOLD, iter_source, replay
+    from pipeline.collector import THRESHOLD as _GC_THRESHOLD
+    from pipeline.replay import iter_source, replay
     from pipeline.stats.config import load_config
 
     name = "chat-offers-and-readiness"
