@@ -66,6 +66,11 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
+#: The stage's count of late contributions (``StatEngine.late``) sums every accumulator: O(state), a
+#: million accumulators at 10,000 agents, 1.6 % of a busy worker's time when summed every second.
+#: It is summed every LATE_EVERY_S, or after LATE_COST_FACTOR times what the last sum took if later.
+LATE_EVERY_S = 1.0
+LATE_COST_FACTOR = 50.0
 #: The engine's export, cut into table entries per accumulator, per object and per second of
 #: applied ActionIDs (:class:`~pipeline.stream.checkpoint.Checkpoint`).
 SECTIONS = {"accumulators": "acc", "objects": "obj", "ids": "ids"}
@@ -322,13 +327,18 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                     use_partition(event)
                     await save(app, table, part, stream)
 
+    late_due = [0.0]  # when ``tick`` next sums the late contributions (LATE_EVERY_S)
+
     @app.timer(interval=1.0)
     async def tick() -> None:
         """Wall clock only: resets and Time notifications; apply actions held through a quiet spell.
 
         Never on the event clock: there only watermarks release actions, as in replay.
         """
-        counts["late"] = sum(part.stats.engine.late for part in partitions.values())
+        now = time.monotonic()
+        if now >= late_due[0]:
+            counts["late"] = sum(part.stats.engine.late for part in partitions.values())
+            late_due[0] = now + max(LATE_EVERY_S, LATE_COST_FACTOR * (time.monotonic() - now))
         if event_clock:
             return
         newest = max((p.last_event_time or 0 for p in partitions.values()), default=0)
