@@ -38,6 +38,17 @@ def use_partition(event: Any) -> None:
     _current_event.set(weakref.ref(event))
 
 
+def drop_payload(event: Any) -> bytes:
+    """The input's bytes, let go of by the event: stages 3 and 4 keep an input's event until a
+    checkpoint acknowledges it (and stage 3 until a watermark releases its actions), where only its
+    offset is needed. At the shift's end of 10,000 agents, the 58,000 events held kept 118 MB of
+    stats-input bundles alive (an object census of the worker at 1,019 MB)."""
+    message = event.message
+    value = bytes(message.value or b"")
+    event.value = message.value = None
+    return value
+
+
 def by_partition(events: Iterable[Any]) -> dict[int, Any]:
     """One event of each partition in ``events`` (the last one)."""
     return {event.message.partition: event for event in events}

@@ -36,7 +36,7 @@ import faust
 from pipeline import telemetry
 from pipeline.records.keys import stat_record_key
 from pipeline.stream import delivery
-from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
+from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, drop_payload, use_partition
 from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
 from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
@@ -120,13 +120,14 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     def handle(out: Batch, part: _MergePartition, event: Any) -> None:
         msg = event.message
+        value = drop_payload(event)  # the event is kept until acknowledged; its bytes are not
         part.acks.received(event)
         if part.applied(msg.offset):
             counts["redelivered"] += 1
             part.unacked.append(event)  # acknowledged in order at the next checkpoint
             return
         try:
-            body = delivery.loads(bytes(msg.value or b""))
+            body = delivery.loads(value)
             kind = body["Kind"]
             if kind == "watermark":
                 tags, records = part.stats.watermark(int(body["From"]), int(body["Time"]))

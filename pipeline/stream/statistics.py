@@ -56,7 +56,7 @@ from pipeline.records.errors import BadRecord
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.rows import Row, message_key, stat_encoder
 from pipeline.stream import delivery, late
-from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, use_partition
+from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, drop_payload, use_partition
 from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
 from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
@@ -270,12 +270,12 @@ def register(app: faust.App, topics, settings: Settings) -> None:
 
     def handle(out: Batch, part: _PartitionStats, event) -> None:
         msg = event.message
+        value = drop_payload(event)  # the event is kept until acknowledged; its bytes are not
         part.acks.received(event)
         if part.applied(msg.offset):
             counts["redelivered"] += 1
             part.unacked.append(event)  # acknowledged in order at the next checkpoint
             return
-        value = bytes(msg.value or b"")
         if msg.key == b"watermark":
             mark = delivery.loads(value)
             part.marks.update(mark["From"], mark["Time"], 0.0)

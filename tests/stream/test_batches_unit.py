@@ -290,3 +290,19 @@ def test_stage_three_keeps_one_string_per_repeated_value_of_decoded_actions() ->
     for a, b in ((first[0], second[0]), (first[0], first[1])):
         assert all(a[field] is b[field] for field in ("ObjectID", "MediaTypeID", "Action", "TenantID"))
     assert first[0] == made[0] and first[0]["ActionID"] is not second[0]["ActionID"]  # unique: left alone
+
+
+def test_a_decoded_input_lets_go_of_its_bytes_and_keeps_its_offset() -> None:
+    """Stages 3 and 4 keep an input's event until a checkpoint acknowledges it: its bytes go."""
+    from faust.events import Event
+    from faust.types.tuples import ConsumerMessage
+
+    from pipeline.stream.batches import drop_payload
+
+    payload = b'{"Actions":[]}'
+    message = ConsumerMessage("t", 3, 17, 0.0, 0, None, b"k", payload, None)
+    event = Event(None, b"k", payload, None, message)
+    assert drop_payload(event) == payload
+    assert event.value is None and message.value is None
+    assert (message.partition, message.offset, message.tp) == (3, 17, ("t", 3))
+    assert drop_payload(event) == b""  # a second look finds nothing, and says so with empty bytes
