@@ -12,7 +12,7 @@ per stat-partials partition with ``sources`` = the stats-inputs partitions: it h
 until every source's watermark has passed them, merges them in an order fixed by the data, and
 notifies as the engine does; the records go to the stat topics as stage 3's do.
 
-Crash safety is stage 3's checkpoint (:mod:`pipeline.stream.checkpoint`): every :data:`CHECKPOINT_S`
+Crash safety is stage 3's checkpoint (:mod:`pipeline.stream.checkpoint`): every ``CHECKPOINT_S``
 seconds (more seldom for a big state: ``COST_FACTOR`` there) the merge state and the applied input
 offsets are written to the ``merge`` RocksDB table, and only then are the inputs applied since the
 last checkpoint acknowledged. An input of updates counts as applied once every update in it is
@@ -37,14 +37,13 @@ from pipeline import telemetry
 from pipeline.records.keys import stat_record_key
 from pipeline.stream import delivery
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, drop_payload, use_partition
-from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
+from pipeline.stream.checkpoint import CHECKPOINT_S, Checkpoint, Input, save, saved_entries
 from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
 #: The merge state's large mappings, one table entry per key (the rest is one ``meta`` entry).
 SECTIONS = {"accumulators": "acc", "objects": "obj", "partials": "src"}

@@ -18,10 +18,10 @@ batch changed to ``<prefix>.stat-partials`` (one message per destination partiti
 :func:`~pipeline.stats.topology.partition_of` of the statistic's key), then the watermark it
 released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
-Crash safety is a checkpoint: every :data:`CHECKPOINT_S` seconds, or more seldom when a checkpoint
-of a big state costs more (:data:`~pipeline.stream.checkpoint.COST_FACTOR`), while handling a
-message (as faust requires for table writes), the engine's changed state and the set of applied input offsets
-are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
+Crash safety is a checkpoint: every :data:`~pipeline.stream.checkpoint.CHECKPOINT_S` seconds (5),
+or more seldom when a checkpoint of a big state costs more (``COST_FACTOR`` there), while handling
+a message (as faust requires for table writes), the engine's changed state and the set of applied
+input offsets are written to the ``statistics`` RocksDB table, and only then are the inputs applied since the
 last checkpoint acknowledged. A bundle counts as applied once every action in it is; a checkpoint
 taken while some of them still wait in the window leaves the bundle unapplied, and after a crash
 its actions already applied are dropped as repeats by ``ActionID`` (the applied ids are part of the
@@ -57,14 +57,13 @@ from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.rows import Row, message_key, stat_encoder
 from pipeline.stream import delivery, late
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, drop_payload, use_partition
-from pipeline.stream.checkpoint import Checkpoint, Input, save, saved_entries
+from pipeline.stream.checkpoint import CHECKPOINT_S, Checkpoint, Input, save, saved_entries
 from pipeline.stream.guard import guarded
 from pipeline.stream.producer import Batch, shared_producer
 from pipeline.stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_S = 2.0
 WALL_FLUSH_S = 2.0
 #: The stage's count of late contributions (``StatEngine.late``) sums every accumulator: O(state), a
 #: million accumulators at 10,000 agents, 1.6 % of a busy worker's time when summed every second.
