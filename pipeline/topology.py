@@ -39,7 +39,6 @@ Stages 3 and 4 are not moved between workers (their checkpoints are the statisti
 from __future__ import annotations
 
 import random
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,7 +60,7 @@ from pipeline.core.steps import (
     write_order,
 )
 from pipeline.records.catalog import AGENT_EVENTS
-from pipeline.records.keys import interaction_key
+from pipeline.records.keys import interaction_key, partition_of
 from pipeline.stats.config import Config
 
 EVENTS = "events"
@@ -70,9 +69,6 @@ STAT_PARTIALS = "stat-partials"
 #: How far the clock moves at the end of input: past every idle limit of stage 2.
 END_OF_INPUT_S = 3600.0
 
-
-def partition_of(key: bytes, partitions: int) -> int:
-    return zlib.crc32(key) % partitions
 
 
 def event_key(event: dict) -> bytes:

@@ -41,9 +41,11 @@ class CoreDriver:
         self._counts: Counter[str] = Counter()
         self._interactions = DictTable()
         self._agents = DictTable()
-        self.stage1 = InteractionStep(0, self._interactions, retention_ms=retention_ms, counts=self._counts)
-        self.stage2 = AgentStep(0, self._agents, self.capacity, window_ms=window_ms, release="clock",
-                                counts=self._counts)
+        # stats_partitions=0: replay applies the actions itself; no stats-inputs bundles are made
+        self.stage1 = InteractionStep(0, self._interactions, stats_partitions=0, retention_ms=retention_ms,
+                                      counts=self._counts)
+        self.stage2 = AgentStep(0, self._agents, self.capacity, stats_partitions=0, window_ms=window_ms,
+                                release="clock", counts=self._counts)
         self._offset = 0  # of the next event (stage 1's input partition)
         self._agent_offset = 0  # of the next agent input (stage 2's input partition)
 

@@ -7,6 +7,7 @@ here (stages, replay's driver, the statistics engine, ``feed``).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +59,14 @@ def object_key(object_type: str, tenant: str, object_id: str) -> str:
 def action_key(action: dict) -> bytes:
     """The key of an action record on the actions topic: the object it is about."""
     return object_key(action["ObjectType"], action["TenantID"], action["ObjectID"]).encode()
+
+
+def partition_of(key: bytes | str, partitions: int) -> int:
+    """The partition of ``key`` where a stage picks it itself (stage 3's inputs, stage 4's partials,
+    the broker-free topology's topics): crc32, stable across processes. Every producer of one topic
+    must pick with it, so that one object's records meet in one partition."""
+    data = key.encode() if isinstance(key, str) else key
+    return zlib.crc32(data) % partitions
 
 
 def stat_key(stat_name: str, object_type: str, tenant: str, object_id: str) -> str:

@@ -19,21 +19,14 @@ records are those of replay's single :class:`~pipeline.stats.ordered.OrderedStat
 from __future__ import annotations
 
 import random
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from pipeline.core.ordering import DEFAULT_WINDOW_MS
-from pipeline.records.keys import action_key
+from pipeline.records.keys import action_key, partition_of
 from pipeline.stats.config import Config
 from pipeline.stats.partials import MergeStats, PartialStats
-
-
-def partition_of(key: bytes | str, partitions: int) -> int:
-    """A stable partition for ``key`` (crc32; any stable hash keeps one key's messages together)."""
-    data = key.encode() if isinstance(key, str) else key
-    return zlib.crc32(data) % partitions
 
 
 class PartitionedStats:

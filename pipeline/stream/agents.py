@@ -17,7 +17,7 @@ partition (faust lets a table be written only while a message of that partition 
 tick releases what the watermarks allow, and everything once every upstream partition is idle.
 
 Stage 3 needs the same guarantee for the actions of both stages: each partition sends the actions
-of each input to the stats-inputs topic too, as one *bundle* message, and after them (same
+of each batch to the stats-inputs topic too, gathered into *bundle* messages, and after them (same
 idempotent producer, so never ahead of them) a *watermark* there: every action
 at or before that time is already on the topic — its own (released up to the time) and stage 1's
 Queue actions (stage 1 announced the time only after Kafka acknowledged them). Once every upstream

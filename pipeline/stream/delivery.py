@@ -35,11 +35,6 @@ from pipeline.core.redelivery import (  # noqa: F401  (re-exported: the pure par
 )
 
 
-def bundle(actions: list[dict]) -> bytes:
-    """One stats-inputs message: the actions one input made (stage 3 reads them as one message)."""
-    return dumps({"Kind": "actions", "Actions": actions})
-
-
 def dumps(obj: Any) -> bytes:
     """JSON of the internal topics and the state tables (orjson: about 8× faster than ``json``,
     which showed in the worker's profile; non-string keys become strings, as ``json`` does)."""

@@ -20,7 +20,6 @@ import faust
 
 from pipeline import telemetry
 from pipeline.core.steps import WATERMARK_EVERY, WATERMARK_STEP_MS, InteractionStep
-from pipeline.core.steps import stats_bundles as _stats_bundles
 from pipeline.records.errors import BadRecord
 from pipeline.records.serialization import Serialization, SingleObject, framing_of
 from pipeline.records.validation import parse_json_line, validate_event
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 #: while it heard so within its idle limit, 30 s with several upstream partitions).
 HOLD_EVERY_S = 1.0
 
-__all__ = ["WATERMARK_EVERY", "WATERMARK_STEP_MS", "decode_event", "register", "stats_bundles"]
+__all__ = ["WATERMARK_EVERY", "WATERMARK_STEP_MS", "decode_event", "register"]
 
 
 def decode_event(value: bytes | None, serialization: Serialization | None = None, topic: str = "") -> object:
@@ -193,8 +192,3 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             for _ in events:
                 histogram.observe(each)
 
-
-def stats_bundles(actions: list[dict], stage3_partitions: int) -> list[tuple[bytes, bytes]]:
-    """The stats-inputs messages of one input's actions, encoded: ``(key, value)``
-    (:func:`pipeline.core.steps.stats_bundles`)."""
-    return [(key, delivery.dumps(value)) for key, value in _stats_bundles(actions, stage3_partitions)]

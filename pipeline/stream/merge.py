@@ -4,7 +4,7 @@ Used when the stats-inputs topic has several partitions (README, "Scaling out").
 partition computes the statistics of its own objects (agents, places, queues: all their actions
 are in that partition) and, for group and tenant statistics, which gather actions from every
 partition, a *partial* accumulator it sends to the internal ``<prefix>.stat-partials`` topic,
-keyed (and explicitly partitioned, :func:`~pipeline.stats.topology.partition_of`) by statistic and
+keyed (and explicitly partitioned, :func:`~pipeline.records.keys.partition_of`) by statistic and
 object, so one tenant's statistics spread over the partitions: no hot key. After a batch's partials
 each stage-3 partition sends a watermark to every stat-partials partition: every partial as of that
 time is sent. This stage is a thin adapter over :class:`~pipeline.stats.partials.MergeStats`, one

@@ -2,8 +2,8 @@
 
 A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
 It reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
-actions topic), one message per input of theirs carrying all the actions that input made (a
-*bundle*), and stage 2's watermarks, each saying that every action at or before its time is
+actions topic), gathered into one message per batch of theirs (a *bundle*:
+:class:`pipeline.core.steps.StatsBundles`), and stage 2's watermarks, each saying that every action at or before its time is
 already on the topic. Inputs come in batches (:mod:`pipeline.stream.batches`); the statistic
 records of a batch go through the worker's one producer and are awaited once. Actions are held
 and applied only up to the smallest watermark of all stage-2 partitions, in event-time order, so
@@ -15,7 +15,7 @@ several, each partition's engine is a :class:`~pipeline.stats.partials.PartialSt
 the records of its own objects (every action of an agent, place or queue is in one partition) and
 sends, after each batch's records, the partial accumulators of group and tenant statistics the
 batch changed to ``<prefix>.stat-partials`` (one message per destination partition, chosen by
-:func:`~pipeline.stats.topology.partition_of` of the statistic's key), then the watermark it
+:func:`~pipeline.records.keys.partition_of` of the statistic's key), then the watermark it
 released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
 
 Crash safety is a checkpoint: every :data:`~pipeline.stream.checkpoint.CHECKPOINT_S` seconds (5),
@@ -216,7 +216,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         it — produced after the partials by the same idempotent producer, so never ahead of them."""
         if not partial:
             return
-        from pipeline.stats.topology import partition_of
+        from pipeline.records.keys import partition_of
 
         grouped: dict[int, list[bytes]] = {}
         for update in part.stats.take_partials():  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from pipeline.core.steps import (
     DictTable,
     InteractionStep,
 )
+from pipeline.records.keys import action_key, partition_of
 from tests.core.builders import Day
 
 HOUR = 3_600_000
@@ -38,7 +39,11 @@ def test_stage_two_waits_for_the_watermark_and_announces_one_after_the_batch() -
     released = stage2.step(2, mark.value, now=0.0)
     assert {m.value["Action"] for m in released.messages if m.kind == ACTIONS} >= {"Active", "Routable"}
     assert released.finished == [0]  # the DND (offset 1) waits, and the watermark behind it
-    assert stage2.end_batch()[0].value == {"Kind": "watermark", "From": 0, "Time": d.ms(8)}
+    assert not [m for m in released.messages if m.kind == STATS_INPUTS]  # gathered until the batch's end
+    bundle, mark = stage2.end_batch()  # the batch's actions for stage 3, then the watermark after them
+    assert bundle.kind == STATS_INPUTS and bundle.partition == 0
+    assert bundle.value["Actions"] == [m.value for m in released.messages if m.kind == ACTIONS]
+    assert mark.value == {"Kind": "watermark", "From": 0, "Time": d.ms(8)}
     assert stage2.end_batch() == []  # announced once
 
 
@@ -88,12 +93,82 @@ def test_finished_interactions_are_deleted_after_retention_once_committed() -> N
     assert [key for _, key in InteractionStep(0, table).finished] == [b"t1/i2"]
 
 
-def test_several_stats_partitions_get_one_bundle_per_object() -> None:
+def test_stage_one_gathers_a_batch_s_actions_for_stage_three_into_one_bundle() -> None:
+    """Stage 3 reads one message per batch of stage 1 (faust's cost is per message), not one per
+    input: each action goes to the public topic alone at once, and to stage 3 at the batch's end."""
+    d = Day()
+    step = InteractionStep(0, DictTable())
+    out: list = []
+    for n, iid in enumerate(("i1", "i2", "i3")):
+        out += step.step(n, d.at(n).submitted(iid, queue="q1"), committed=n + 1)
+    actions = [m.value for m in out if m.kind == ACTIONS]
+    assert len(actions) >= 3 and not [m for m in out if m.kind == STATS_INPUTS]
+    end = step.end_batch()
+    assert [m.kind for m in end] == [STATS_INPUTS, AGENT_INPUTS]  # the bundle before the watermark
+    assert end[0].value == {"Kind": "actions", "Actions": actions} and end[0].partition == 0
+    assert step.end_batch(force=True) == []  # taken once
+
+
+def test_a_timer_in_the_middle_of_a_batch_neither_takes_its_bundles_nor_passes_them() -> None:
+    """Stage 1's progress timer can run while the stage awaits mid-batch (a dead letter): it must not
+    send the batch's bundles (the batch awaits only its own outputs before writing its states), nor a
+    watermark ahead of them."""
+    d = Day()
+    step = InteractionStep(0, DictTable())
+    step.step(0, d.at(0).submitted("i1", queue="q1"), committed=1)
+    assert step.end_batch(force=True) == []
+    assert [m.kind for m in step.end_batch()] == [STATS_INPUTS, AGENT_INPUTS]
+    step.step(1, d.at(5).submitted("i2", queue="q1"), committed=2)
+    step.end_batch()
+    assert step.end_batch(force=True) == []  # nothing new
+
+
+def test_several_stats_partitions_get_one_bundle_each_with_their_objects_actions() -> None:
     d = Day()
     step = InteractionStep(0, DictTable(), stats_partitions=4)
-    out = step.step(0, d.at(0).submitted("i1", queue="q1"), committed=1)
-    bundles = [m for m in out if m.kind == STATS_INPUTS]
-    assert bundles and all(m.key == b"Queue/t1/q1" and m.partition is None for m in bundles)
+    out: list = []
+    queues = [f"q{n}" for n in range(12)]
+    for n, queue in enumerate(queues):
+        out += step.step(n, d.at(n).submitted(f"i{n}", queue=queue), committed=n + 1)
+    actions = [m.value for m in out if m.kind == ACTIONS]
+    bundles = [m for m in step.end_batch() if m.kind == STATS_INPUTS]
+    assert len(bundles) == len({partition_of(action_key(a), 4) for a in actions}) > 1
+    for bundle in bundles:  # each action in its object's partition, in the order made
+        mine = [a for a in actions if partition_of(action_key(a), 4) == bundle.partition]
+        assert mine == bundle.value["Actions"]
+
+
+def test_a_full_bundle_leaves_at_once_and_the_rest_at_the_batch_s_end(monkeypatch) -> None:
+    """A release of a whole instant (every agent logging out) leaves in bundles of BUNDLE_ACTIONS as it is
+    applied, never as one message of everything."""
+    from pipeline.core import steps
+
+    monkeypatch.setattr(steps, "BUNDLE_ACTIONS", 2)
+    d = Day()
+    step = InteractionStep(0, DictTable())
+    out: list = []
+    for n in range(3):
+        out += step.step(n, d.at(n).submitted(f"i{n}", queue="q1"), committed=n + 1)
+    actions = [m.value for m in out if m.kind == ACTIONS]
+    early = [m.value["Actions"] for m in out if m.kind == STATS_INPUTS]
+    late = [m.value["Actions"] for m in step.end_batch() if m.kind == STATS_INPUTS]
+    assert all(len(bundle) == 2 for bundle in early) and len(early) == len(actions) // 2
+    assert [a for bundle in early + late for a in bundle] == actions
+
+
+def test_replay_s_driver_makes_no_bundles_for_stage_three() -> None:
+    """Replay applies the actions itself (``stats_partitions=0``): nothing is gathered, however long
+    the file, since its driver never ends a batch."""
+    from pipeline.core.driver import CoreDriver
+
+    d = Day()
+    driver = CoreDriver()
+    driver.push(d.at(0).login("a1", "p1", media={"email": True}))
+    driver.push(d.at(1).submitted("i1", queue="q1"))
+    driver.push(d.at(30).dnd_on("a1"))
+    assert driver.flush()  # the actions were made
+    assert driver.stage1.bundles.pending == {} and driver.stage2.bundles.pending == {}
+    assert not [m for m in driver.stage2.end_batch() if m.kind == STATS_INPUTS]
 
 
 def test_adapter_keeps_every_copy_of_an_offset() -> None:

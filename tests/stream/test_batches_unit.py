@@ -14,7 +14,6 @@ from pipeline.core.steps import MARKS_KEY
 from pipeline.stats.config import Config
 from pipeline.stream.batches import WriteBehind, by_partition, dumps
 from pipeline.stream.dead_letters import too_large
-from pipeline.stream.interactions import stats_bundles
 from pipeline.stream.producer import Batch, DeliveryFailed, producer_config
 from pipeline.stream.statistics import _Input, _PartitionStats
 
@@ -219,12 +218,6 @@ def action(action_id: str, t: int, object_id: str = "a1") -> dict:
         "EventTime": t,
         "DurationMs": 5,
     }
-
-
-def test_one_input_s_actions_are_one_stats_input_with_one_partition() -> None:
-    actions = [action("x", 1), action("y", 1, "a2")]
-    assert len(stats_bundles(actions, 1)) == 1
-    assert sorted(key for key, _ in stats_bundles(actions, 4)) == [b"Agent/t1/a1", b"Agent/t1/a2"]
 
 
 def test_a_bundle_is_applied_only_once_all_its_actions_are() -> None:
