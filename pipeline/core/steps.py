@@ -37,7 +37,7 @@ from pipeline.core.interactions import track
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, ReorderBuffer, Watermarks, rank_of
 from pipeline.core.redelivery import OffsetAcks, last_offset, remember, seen, source_position
 from pipeline.records.catalog import AGENT_EVENTS, IGNORED_EVENTS
-from pipeline.records.keys import action_key, agent_key, interaction_key, partition_of
+from pipeline.records.keys import action_key, agent_key, interaction_key
 from pipeline.records.late import stage2_late
 
 # Topic kinds a step writes to (the adapters map them to ``<prefix>.<kind>`` topic names).
@@ -145,26 +145,26 @@ def bundle_value(actions: list[dict]) -> dict:
 
 
 class StatsBundles:
-    """The actions a step sends to stage 3, gathered into one message per stage-3 partition per
-    batch (a *bundle*), where each action also goes to the public actions topic alone.
+    """The actions a step sends to stage 3, gathered over a batch into few messages (*bundles*),
+    where each action also goes to the public actions topic alone.
 
     Stage 3 is a faust agent, and faust's cost is per message consumed (about 7,000 a second on one
-    core, before any work): a bundle per input of stages 1 and 2 was still more than one message per
-    event. Gathered over a batch (up to 1,000 inputs, or 50 ms), stage 3 reads a few messages per
-    batch of its producers. A bundle goes out when it holds :data:`BUNDLE_ACTIONS`, and the rest at
-    the batch's end (:meth:`take`), before the step's watermark: a watermark never passes an action
-    still gathered. Crash safety is unchanged: the step's states are written only after everything the
-    batch produced is delivered, so a crash before that loses the gathered actions with the states
-    that made them, and the inputs come again.
+    core, before any work): a bundle per input of stages 1 and 2 was still about one message per
+    event. With one stats-inputs partition (the default) a batch's actions (up to 1,000 inputs, or
+    50 ms) go in one bundle; with several, in one bundle per object, keyed by it as each action was
+    before (the producer's partitioner places it, so an object stays in the partition that holds its
+    statistics, across upgrades too). A bundle goes out when it holds :data:`BUNDLE_ACTIONS`, and
+    the rest at the batch's end (:meth:`take`), before the step's watermark: a watermark never
+    passes an action still gathered. Crash safety is unchanged: a step's states are written only
+    after everything its batch produced is delivered, so a crash before that loses the gathered
+    actions with the states that made them, and the inputs come again.
 
-    Each action goes to the stage-3 partition of its object (:func:`~pipeline.records.keys.partition_of`
-    of its key, named explicitly), so every action of one agent, place or queue meets in one engine.
     ``partitions=0``: nothing downstream reads them (replay's driver); nothing is gathered.
     """
 
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
-        self.pending: dict[int, list[dict]] = {}
+        self.pending: dict[bytes | None, list[dict]] = {}  # by object key (None: one partition)
 
     def add(self, actions: list[dict], out: list[Message]) -> None:
         """Gather ``actions``; a bundle that is full is appended to ``out`` at once."""
@@ -173,25 +173,26 @@ class StatsBundles:
             return
         pending = self.pending
         for action in actions:
-            p = 0 if n == 1 else partition_of(action_key(action), n)
-            held = pending.get(p)
+            key = None if n == 1 else action_key(action)
+            held = pending.get(key)
             if held is None:
-                held = pending[p] = []
+                held = pending[key] = []
             held.append(action)
             if len(held) >= BUNDLE_ACTIONS:
-                out.append(self._message(p, pending.pop(p)))
+                out.append(_bundle(pending.pop(key)))
 
     def take(self) -> list[Message]:
-        """Every bundle gathered since the last call (the batch's end), in partition order."""
+        """Every bundle gathered since the last call (the batch's end), in the order first gathered."""
         if not self.pending:
             return []
-        out = [self._message(p, actions) for p, actions in sorted(self.pending.items())]
+        out = [_bundle(actions) for actions in self.pending.values()]
         self.pending = {}
         return out
 
-    @staticmethod
-    def _message(partition: int, actions: list[dict]) -> Message:
-        return Message(STATS_INPUTS, action_key(actions[0]), bundle_value(actions), partition=partition)
+
+def _bundle(actions: list[dict]) -> Message:
+    """A stats-inputs message of ``actions``, keyed by the first one's object."""
+    return Message(STATS_INPUTS, action_key(actions[0]), bundle_value(actions))
 
 
 def _action_messages(actions: list[dict], bundles: StatsBundles) -> list[Message]:

@@ -1,22 +1,23 @@
 """Stage 3 on Kafka: actions → held until watermarks pass them → statistics engine → stat topics.
 
-A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives).
-It reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
-actions topic), gathered into one message per batch of theirs (a *bundle*:
-:class:`pipeline.core.steps.StatsBundles`), and stage 2's watermarks, each saying that every action at or before its time is
-already on the topic. Inputs come in batches (:mod:`pipeline.stream.batches`); the statistic
-records of a batch go through the worker's one producer and are awaited once. Actions are held
-and applied only up to the smallest watermark of all stage-2 partitions, in event-time order, so
-the engine sees replay's sequence whatever the timing of the stages (on the event clock nothing
-is released by wall-clock idleness: the end of the input comes as stage 2's last watermark). One
-engine per partition of the topic. Group and tenant statistics fan out from agent and place
-actions of every partition: with one partition (the default) the engine computes them whole; with
-several, each partition's engine is a :class:`~pipeline.stats.partials.PartialStats` that publishes
-the records of its own objects (every action of an agent, place or queue is in one partition) and
-sends, after each batch's records, the partial accumulators of group and tenant statistics the
-batch changed to ``<prefix>.stat-partials`` (one message per destination partition, chosen by
-:func:`~pipeline.records.keys.partition_of` of the statistic's key), then the watermark it
-released to, to every partition of that topic. Stage 4 (:mod:`pipeline.stream.merge`) merges them.
+A thin adapter over :class:`pipeline.stats.ordered.OrderedStats` (the same class replay drives). It
+reads the internal stats-inputs topic: the actions of stages 1 and 2 (the same records as the
+actions topic), gathered into few messages per batch of theirs (*bundles*:
+:class:`pipeline.core.steps.StatsBundles`), and stage 2's watermarks, each saying that every action
+at or before its time is already on the topic. Inputs come in batches
+(:mod:`pipeline.stream.batches`); the statistic records of a batch go through the worker's one
+producer and are awaited once. Actions are held and applied only up to the smallest watermark of all
+stage-2 partitions, in event-time order, so the engine sees replay's sequence whatever the timing of
+the stages (on the event clock nothing is released by wall-clock idleness: the end of the input
+comes as stage 2's last watermark). One engine per partition of the topic. Group and tenant
+statistics fan out from agent and place actions of every partition: with one partition (the default)
+the engine computes them whole; with several, each partition's engine is a
+:class:`~pipeline.stats.partials.PartialStats` that publishes the records of its own objects (every
+action of an agent, place or queue is in one partition) and sends, after each batch's records, the
+partial accumulators of group and tenant statistics the batch changed to ``<prefix>.stat-partials``
+(one message per destination partition, chosen by :func:`~pipeline.records.keys.partition_of` of the
+statistic's key), then the watermark it released to, to every partition of that topic. Stage 4
+(:mod:`pipeline.stream.merge`) merges them.
 
 Crash safety is a checkpoint: every :data:`~pipeline.stream.checkpoint.CHECKPOINT_S` seconds (5),
 or more seldom when a checkpoint of a big state costs more (``COST_FACTOR`` there), while handling

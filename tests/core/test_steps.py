@@ -14,7 +14,7 @@ from pipeline.core.steps import (
     DictTable,
     InteractionStep,
 )
-from pipeline.records.keys import action_key, partition_of
+from pipeline.records.keys import action_key
 from tests.core.builders import Day
 
 HOUR = 3_600_000
@@ -41,7 +41,7 @@ def test_stage_two_waits_for_the_watermark_and_announces_one_after_the_batch() -
     assert released.finished == [0]  # the DND (offset 1) waits, and the watermark behind it
     assert not [m for m in released.messages if m.kind == STATS_INPUTS]  # gathered until the batch's end
     bundle, mark = stage2.end_batch()  # the batch's actions for stage 3, then the watermark after them
-    assert bundle.kind == STATS_INPUTS and bundle.partition == 0
+    assert bundle.kind == STATS_INPUTS
     assert bundle.value["Actions"] == [m.value for m in released.messages if m.kind == ACTIONS]
     assert mark.value == {"Kind": "watermark", "From": 0, "Time": d.ms(8)}
     assert stage2.end_batch() == []  # announced once
@@ -105,7 +105,7 @@ def test_stage_one_gathers_a_batch_s_actions_for_stage_three_into_one_bundle() -
     assert len(actions) >= 3 and not [m for m in out if m.kind == STATS_INPUTS]
     end = step.end_batch()
     assert [m.kind for m in end] == [STATS_INPUTS, AGENT_INPUTS]  # the bundle before the watermark
-    assert end[0].value == {"Kind": "actions", "Actions": actions} and end[0].partition == 0
+    assert end[0].value == {"Kind": "actions", "Actions": actions}
     assert step.end_batch(force=True) == []  # taken once
 
 
@@ -123,19 +123,21 @@ def test_a_timer_in_the_middle_of_a_batch_neither_takes_its_bundles_nor_passes_t
     assert step.end_batch(force=True) == []  # nothing new
 
 
-def test_several_stats_partitions_get_one_bundle_each_with_their_objects_actions() -> None:
+def test_several_stats_partitions_get_one_bundle_per_object_keyed_by_it() -> None:
+    """With several stage-3 partitions each object's actions of a batch are one bundle keyed by the
+    object, placed by the producer's partitioner as each action was: an object's statistics stay in
+    their partition."""
     d = Day()
     step = InteractionStep(0, DictTable(), stats_partitions=4)
     out: list = []
-    queues = [f"q{n}" for n in range(12)]
-    for n, queue in enumerate(queues):
-        out += step.step(n, d.at(n).submitted(f"i{n}", queue=queue), committed=n + 1)
+    for n in range(6):
+        out += step.step(n, d.at(n).submitted(f"i{n}", queue=f"q{n % 3}"), committed=n + 1)
     actions = [m.value for m in out if m.kind == ACTIONS]
     bundles = [m for m in step.end_batch() if m.kind == STATS_INPUTS]
-    assert len(bundles) == len({partition_of(action_key(a), 4) for a in actions}) > 1
-    for bundle in bundles:  # each action in its object's partition, in the order made
-        mine = [a for a in actions if partition_of(action_key(a), 4) == bundle.partition]
-        assert mine == bundle.value["Actions"]
+    assert [m.key for m in bundles] == [b"Queue/t1/q0", b"Queue/t1/q1", b"Queue/t1/q2"]
+    for bundle in bundles:
+        assert bundle.partition is None
+        assert bundle.value["Actions"] == [a for a in actions if action_key(a) == bundle.key]
 
 
 def test_a_full_bundle_leaves_at_once_and_the_rest_at_the_batch_s_end(monkeypatch) -> None:
