@@ -178,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.stream.outage import start_watch
 
     start_watch(app)  # one warning every 10 s while Kafka is away
-    from pipeline import collector
+    from pipeline import collector, heap
+
+    heap.start_trimming()  # the C heaps' free pages back to the system, bursts included
 
     collector.tune_long_running()  # the start-up's objects frozen, rare collections after
     worker.execute_from_commandline()  # returns via SystemExit when the worker stops
