@@ -22,8 +22,8 @@ def test_a_trim_gives_back_the_free_pages_inside_the_heap() -> None:
     heap.trim()
     blocks = [b"x" * 5000 for _ in range(20_000)]  # about 100 MB written, in malloc's heap
     pin = b"y" * 5000  # in use above them: the heap's top cannot shrink past it
+    before = resident_kb()  # with the blocks
     del blocks
-    before = resident_kb()
     took = heap.trim()
     after = resident_kb()
     assert took is not None and took >= 0
@@ -39,17 +39,19 @@ def test_the_trimming_thread_runs_on_its_own_until_stopped() -> None:
     if heap._malloc_trim() is None:
         assert heap.start_trimming(0.01, stop) is None
         return
-    thread = heap.start_trimming(0.01, stop)
-    assert thread is not None and thread.daemon
-    blocks = [b"x" * 5000 for _ in range(20_000)]
+    blocks = [b"x" * 5000 for _ in range(20_000)]  # about 100 MB written, in malloc's heap
     pin = b"y" * 5000
-    del blocks
-    before = resident_kb()
-    deadline = time.monotonic() + 5
-    while before - resident_kb() < 50_000 and time.monotonic() < deadline:
-        time.sleep(0.05)  # no trim called here: the thread's
-    assert before - resident_kb() >= 50_000
-    assert pin[:1] == b"y"
-    stop.set()
+    before = resident_kb()  # with the blocks
+    thread = heap.start_trimming(0.01, stop)
+    try:
+        assert thread is not None and thread.daemon
+        del blocks
+        deadline = time.monotonic() + 5
+        while before - resident_kb() < 50_000 and time.monotonic() < deadline:
+            time.sleep(0.05)  # no trim called here: the thread's
+        assert before - resident_kb() >= 50_000
+        assert pin[:1] == b"y"
+    finally:
+        stop.set()
     thread.join(1)
     assert not thread.is_alive()
