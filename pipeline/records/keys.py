@@ -62,9 +62,10 @@ def action_key(action: dict) -> bytes:
 
 
 def partition_of(key: bytes | str, partitions: int) -> int:
-    """The partition of ``key`` where a stage picks it itself (stage 3's inputs, stage 4's partials,
-    the broker-free topology's topics): crc32, stable across processes. Every producer of one topic
-    must pick with it, so that one object's records meet in one partition."""
+    """The partition of ``key`` where the pipeline picks it itself (stage 4's partials, and every
+    topic of the broker-free topology driver): crc32, stable across processes. Every producer of one
+    such topic picks with it, so that one key's records meet in one partition. (Keyed records left
+    to the producer, such as stage 3's bundles, are placed by its murmur2 partitioner.)"""
     data = key.encode() if isinstance(key, str) else key
     return zlib.crc32(data) % partitions
 

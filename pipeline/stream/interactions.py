@@ -191,4 +191,3 @@ def register(app: faust.App, topics, settings: Settings) -> None:
             histogram = telemetry.PROCESSING.labels("stage1")
             for _ in events:
                 histogram.observe(each)
-
