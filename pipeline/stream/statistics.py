@@ -54,6 +54,7 @@ from pipeline import telemetry
 from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
 from pipeline.records.codec import MARKER, decode
 from pipeline.records.errors import BadRecord
+from pipeline.records.keys import partition_of
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.rows import Row, message_key, stat_encoder
 from pipeline.stream import delivery, late
@@ -217,8 +218,6 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         it — produced after the partials by the same idempotent producer, so never ahead of them."""
         if not partial:
             return
-        from pipeline.records.keys import partition_of
-
         grouped: dict[int, list[bytes]] = {}
         for update in part.stats.take_partials():  # type: ignore[attr-defined]
             number = partition_of(update["Key"], merge_partitions)
