@@ -38,7 +38,7 @@ import enum
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,6 +238,7 @@ class StageGuard:
         on_open: Callable[[list[int]], None] | None = None,
         forget: Iterable[MutableMapping] = (),
         guard: OffsetGuard | None = None,
+        end_offsets: Callable[[list[TopicPartition]], Awaitable[dict[TopicPartition, int]]] | None = None,
     ) -> None:
         self.app = app
         self.stage = stage
@@ -252,6 +253,9 @@ class StageGuard:
         self._starts: dict[tuple[TopicPartition, int], int] = {}  # (partition, epoch) → first offset
         self._ends: dict[TopicPartition, int] = {}  # end offsets last asked of the broker
         self._ends_at: float | None = None  # when
+        # Who asks the broker for them: by default faust's consumer, whose request waits behind its
+        # long-poll fetch; a stage that asks in its batch loop passes pipeline.stream.offsets'.
+        self._end_offsets = end_offsets
         app.on_partitions_assigned.connect(self._assigned)
 
     # --- faust hooks ---------------------------------------------------------------------------
@@ -354,6 +358,10 @@ class StageGuard:
         if not tps:
             return
         try:
+            if self._end_offsets is not None:
+                asked = await self._end_offsets(tps)
+                self._ends = {tp: asked[tp] for tp in tps if tp in asked}
+                return
             ends = await self.app.consumer.highwaters(*[_tp(tp) for tp in tps])
         except Exception:  # a rebalance under way: next time
             return

@@ -27,6 +27,7 @@ from pipeline.stream import delivery
 from pipeline.stream.batches import WriteBehind, by_partition, use_partition
 from pipeline.stream.dead_letters import send_dead_letter
 from pipeline.stream.guard import StageGuard
+from pipeline.stream.offsets import EndOffsets
 from pipeline.stream.outputs import PartitionTable, Topics
 from pipeline.stream.producer import shared_producer
 from pipeline.stream.settings import Settings
@@ -141,7 +142,11 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         table.forget_all()
         held.clear()
 
-    guard = StageGuard(app, "stage1", topics.events, on_open=reopen)
+    # End offsets on a connection of their own: asked in the batch loop, they must not wait behind
+    # the consumer's long-poll fetch (pipeline.stream.offsets).
+    guard = StageGuard(
+        app, "stage1", topics.events, on_open=reopen, end_offsets=EndOffsets(settings.kafka.admin())
+    )
 
     @app.on_partitions_assigned.connect
     async def forget_moved(sender, assigned, **kwargs) -> None:

@@ -275,3 +275,31 @@ def test_inputs_judged_before_a_rebalance_in_the_middle_of_a_batch_are_not_hande
     admitted = asyncio.run(run())
     assert admitted == []  # 6 was judged against the old opening; partition 1 opens on a later input
     assert guard.guard.check(TP, 6) is Verdict.OPEN
+
+
+def test_end_offsets_are_asked_through_the_stage_s_own_client_when_it_has_one() -> None:
+    """Stage 1 asks for end offsets in its batch loop: through its own client (pipeline.stream.offsets),
+    never through faust's consumer, whose request waits behind its long-poll fetch. What the client
+    answers is what :meth:`StageGuard.unread` counts from."""
+    consumer = StubConsumer({TP: 5})
+    consumer.highwater = lambda tp: None  # the consumer's last fetch knows nothing of the end
+    consumer.highwaters = None  # would fail if called: not the consumer's to ask
+    app = stub_app(consumer)
+    asked: list[list] = []
+
+    async def end_offsets(tps):
+        asked.append(list(tps))
+        return {TP: 42}
+
+    telemetry.STAGES["stage1"] = Counter()
+    guard = StageGuard(app, "stage1", TP[0], end_offsets=end_offsets)
+
+    async def run() -> None:
+        await app.on_partitions_assigned.send({FaustTP(TP[0], 0)})
+        await guard.admit([event(5)])
+        await guard.refresh_ends()
+        await guard.refresh_ends()  # within the second: not asked again
+
+    asyncio.run(run())
+    assert asked == [[TP]]
+    assert guard.unread() == {0: 42 - 6}  # offset 5 admitted: 6 is the next one expected
