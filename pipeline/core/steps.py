@@ -309,7 +309,7 @@ class InteractionStep:
     def end_batch(self, force: bool = False) -> list[Message]:
         """After a batch: the stage-3 bundles it gathered (:class:`StatsBundles`), then the watermark
         (or, ``force``, whenever there is news: a quiet partition's last progress), to every stage-2
-        partition, when it is due.
+        partition, when it is due: :meth:`take_bundles` followed by :meth:`announce`.
 
         ``force`` comes from a timer, which can run while the stage awaits in the middle of a batch
         (a dead letter): then the batch's bundles are still gathering, and are not the timer's to
@@ -318,20 +318,33 @@ class InteractionStep:
         """
         if force and self.bundles.pending:
             return []
-        out = self.bundles.take()
+        return self.take_bundles() + self.announce(force)
+
+    def take_bundles(self) -> list[Message]:
+        """The stage-3 bundles the batch gathered (its Queue actions), to send with its outputs."""
+        return self.bundles.take()
+
+    def announce(self, force: bool = False) -> list[Message]:
+        """The watermark, to every stage-2 partition, when it is due (``force``: whenever there is
+        news). It promises that every output of the inputs it covers is on its topic, stage 3's
+        Queue actions included, so a stage sends it once those are acknowledged: stage 2 of
+        another worker answers it with a watermark of its own to stage 3 (on another producer),
+        which must not overtake them. Nothing while bundles are still gathering (see
+        :meth:`end_batch`)."""
+        if self.bundles.pending:
+            return []
         high, last = self.latest, self._announced
         if high is None:
-            return out
+            return []
         if force:
             due = last is None or high != last
         else:  # also the same time again after many inputs: it keeps the partition active
             due = last is None or high - last >= self.watermark_step_ms or self._since >= self.watermark_every
         if not due:
-            return out
+            return []
         self._announced, self._since = high, 0
         mark = {"Kind": "watermark", "From": self.partition, "Time": high}
-        return out + [Message(AGENT_INPUTS, b"watermark", mark, partition=n)
-                      for n in range(self.agent_partitions)]
+        return [Message(AGENT_INPUTS, b"watermark", mark, partition=n) for n in range(self.agent_partitions)]
 
     def _add_finished(self, stopped_at: int, key: bytes) -> None:
         queue = self.finished

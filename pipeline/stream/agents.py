@@ -20,8 +20,8 @@ Stage 3 needs the same guarantee for the actions of both stages: each partition 
 of each batch to the stats-inputs topic too, gathered into *bundle* messages, and after them (same
 idempotent producer, so never ahead of them) a *watermark* there: every action
 at or before that time is already on the topic — its own (released up to the time) and stage 1's
-Queue actions (stage 1 produced them before announcing the time; across workers see the README's
-watch item "stage 1's watermark and its Queue actions"). Once every upstream
+Queue actions (stage 1 announces a time only once Kafka has acknowledged the outputs of the inputs
+it covers, so a watermark from another worker's stage 2 cannot overtake them). Once every upstream
 partition is idle and everything is released, the watermark is the furthest upstream mark: the
 explicit end of the input so far, as the end of the file is in replay.
 """

@@ -4,7 +4,9 @@ A thin adapter over :class:`pipeline.core.steps.InteractionStep` (one per raw pa
 and validates each raw message (bad ones go to the dead-letter topic with the reason), hands it to
 its partition's step, and produces the step's messages — agent events and bundles to stage 2 keyed
 by Tenant/Agent, Queue actions to the actions and stats-inputs topics, the partition's watermark to
-every stage-2 partition after the batch. The steps' states are the ``interactions`` RocksDB table
+every stage-2 partition once the batch's outputs are acknowledged (stage 2, perhaps on another
+worker, answers it with a watermark of its own to stage 3 that must not overtake stage 1's Queue
+actions there). The steps' states are the ``interactions`` RocksDB table
 (key Tenant/InteractionID, co-partitioned with the raw topic's InteractionID key). Inputs are
 handled in batches (:mod:`pipeline.stream.batches`): every output of a batch goes through the
 worker's one producer and is awaited once, then each changed interaction is written once, then the
@@ -64,6 +66,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
     tolerance = settings.future_tolerance_ms  # the future-time rule, against the wall clock
     serialization = settings.serialization  # how records are framed (pipeline.records.serialization)
     outputs = Topics(topics, serialization)
+    # True from the start of a batch until its outputs are acknowledged and it has announced: the
+    # progress timer announces nothing meanwhile (its watermark would cover outputs in flight).
+    in_flight = [False]
 
     def step_for(number: int, event) -> InteractionStep:
         step = steps.get(number)
@@ -130,8 +135,9 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         await guard.learn_starts()
         out = producer.batch()
         announce_unread(out)
-        for step in list(steps.values()):
-            outputs.produce(out, step.end_batch(force=True))
+        if not in_flight[0]:
+            for step in list(steps.values()):
+                outputs.produce(out, step.announce(force=True))
         await out.delivered()
 
     def reopen(numbers: list[int]) -> None:
@@ -156,41 +162,56 @@ def register(app: faust.App, topics, settings: Settings) -> None:
         steps.clear()
         table.keep_only(mine)
 
+    async def handle_batch(stream, events: list) -> None:
+        """One batch: its outputs, their delivery, its states, its watermarks, its acks."""
+        heads = by_partition(events)
+        for number, event in heads.items():
+            step_for(number, event)  # every state of the partition is in the table now
+        out = producer.batch()
+        await guard.refresh_ends()
+        announce_unread(out)  # before the batch's outputs: stage 2 must not release them early
+        for event in events:
+            if not guard.current(event):  # its partition was opened afresh meanwhile
+                continue
+            msg = event.message
+            counts["events"] += 1
+            use_partition(event)
+            try:
+                record = validate_event(
+                    decode_event(msg.value, serialization, msg.topic),
+                    reference_ms=int(time.time() * 1000),
+                    future_tolerance_ms=tolerance,
+                )
+            except BadRecord as bad:
+                await dead_letter(msg, bad)
+                continue
+            step = step_for(msg.partition, event)
+            outputs.produce(out, step.step(msg.offset, record, committed_offset(msg.tp)))
+        for number in heads:
+            if number in steps:
+                outputs.produce(out, steps[number].take_bundles())
+        await out.delivered()
+        table.write(heads)
+        # Acknowledged: now the watermarks may say so (awaited too, so that a failure stops the
+        # batch before its inputs are acknowledged, as for any other output).
+        marks = producer.batch()
+        for number in heads:
+            if number in steps:
+                outputs.produce(marks, steps[number].announce())
+        await marks.delivered()
+        for event in events:
+            if guard.current(event):  # else its state was dropped unwritten: it comes again
+                await stream.ack(event)
+
     @app.agent(raw, name="stage1-interactions")
     async def interactions(stream):
         async for events in guard.batches(stream):
             started = time.perf_counter()
-            heads = by_partition(events)
-            for number, event in heads.items():
-                step_for(number, event)  # every state of the partition is in the table now
-            out = producer.batch()
-            await guard.refresh_ends()
-            announce_unread(out)  # before the batch's outputs: stage 2 must not release them early
-            for event in events:
-                if not guard.current(event):  # its partition was opened afresh meanwhile
-                    continue
-                msg = event.message
-                counts["events"] += 1
-                use_partition(event)
-                try:
-                    record = validate_event(
-                        decode_event(msg.value, serialization, msg.topic),
-                        reference_ms=int(time.time() * 1000),
-                        future_tolerance_ms=tolerance,
-                    )
-                except BadRecord as bad:
-                    await dead_letter(msg, bad)
-                    continue
-                step = step_for(msg.partition, event)
-                outputs.produce(out, step.step(msg.offset, record, committed_offset(msg.tp)))
-            for number in heads:
-                if number in steps:
-                    outputs.produce(out, steps[number].end_batch())  # after the outputs it covers
-            await out.delivered()
-            table.write(heads)
-            for event in events:
-                if guard.current(event):  # else its state was dropped unwritten: it comes again
-                    await stream.ack(event)
+            in_flight[0] = True
+            try:
+                await handle_batch(stream, events)
+            finally:
+                in_flight[0] = False
             # Per input message, as the metric says: each message of the batch observes its share.
             each = (time.perf_counter() - started) / len(events)
             histogram = telemetry.PROCESSING.labels("stage1")

@@ -109,6 +109,23 @@ def test_stage_one_gathers_a_batch_s_actions_for_stage_three_into_one_bundle() -
     assert step.end_batch(force=True) == []  # taken once
 
 
+def test_stage_one_s_bundles_and_watermark_come_apart_for_a_stage_that_announces_after_the_ack() -> None:
+    """The worker sends a batch's bundles with its outputs and its watermark only once they are
+    acknowledged: :meth:`take_bundles` then :meth:`announce` give what :meth:`end_batch` gives, and
+    no watermark comes while bundles are still gathering."""
+    d = Day()
+    whole, apart = InteractionStep(0, DictTable()), InteractionStep(0, DictTable())
+    for step in (whole, apart):
+        step.step(0, d.at(0).submitted("i1", queue="q1"), committed=1)
+    assert apart.announce() == [] and apart.announce(force=True) == []  # bundles still gathering
+    bundles = apart.take_bundles()
+    assert [m.kind for m in bundles] == [STATS_INPUTS]
+    mark = apart.announce()
+    assert [m.kind for m in mark] == [AGENT_INPUTS] and mark[0].value["Time"] == d.ms(0)
+    assert bundles + mark == whole.end_batch()
+    assert apart.announce() == [] and apart.announce(force=True) == []  # announced once
+
+
 def test_a_timer_in_the_middle_of_a_batch_neither_takes_its_bundles_nor_passes_them() -> None:
     """Stage 1's progress timer can run while the stage awaits mid-batch (a dead letter): it must not
     send the batch's bundles (the batch awaits only its own outputs before writing its states), nor a
