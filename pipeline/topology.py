@@ -70,7 +70,6 @@ STAT_PARTIALS = "stat-partials"
 END_OF_INPUT_S = 3600.0
 
 
-
 def event_key(event: dict) -> bytes:
     """The raw topic's key: agent events by Tenant/Agent, the others by interaction."""
     if event["Event"] in AGENT_EVENTS and event.get("AgentID"):
