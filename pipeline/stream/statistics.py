@@ -43,7 +43,6 @@ once (log and ``/metrics``, :mod:`pipeline.telemetry`).
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -55,7 +54,7 @@ from pipeline.core.ordering import DEFAULT_WINDOW_MS, Watermarks
 from pipeline.records.codec import MARKER, decode
 from pipeline.records.errors import BadRecord
 from pipeline.records.keys import partition_of
-from pipeline.stats.ordered import OrderedStats
+from pipeline.stats.ordered import OrderedStats, shared_strings
 from pipeline.stats.rows import Row, message_key, stat_encoder
 from pipeline.stream import delivery, late
 from pipeline.stream.batches import BATCH_WITHIN_S, MAX_BATCH, by_partition, drop_payload, use_partition
@@ -80,26 +79,6 @@ _Input = Input  # the name the stage used before the checkpoint became generic
 #: A batch's partials for one stat-partials partition go in messages of at most about this size
 #: (a Kafka message is at most 1 MB by default; a busy batch changes thousands of accumulators).
 PARTIALS_BYTES = 256 * 1024
-
-
-#: An action's fields whose values repeat from one action to the next (names, kinds, ids of agents,
-#: places, tenants, media): ``shared_strings`` keeps one string object per value.
-SHARED_FIELDS = ("Action", "Kind", "Phase", "ObjectType", "ObjectID", "TenantID", "SourceEvent",
-                 "MediaTypeID", "AgentID", "PlaceID", "Queue", "MediaServerID")
-
-
-def shared_strings(action: dict[str, Any]) -> dict[str, Any]:
-    """``action`` with the values of :data:`SHARED_FIELDS` interned (in place; returned).
-
-    Decoded from JSON, every action has its own copy of each string (up to a dozen, 50–60 bytes each),
-    where replay's actions share the ones stage 2 made. Stage 3 holds a whole instant's actions
-    (148,000 at the shift's end of 10,000 agents), and the engine keeps some of their strings for
-    as long as an instance is open or a status lasts."""
-    for field in SHARED_FIELDS:
-        value = action.get(field)
-        if value.__class__ is str:
-            action[field] = sys.intern(value)
-    return action
 
 
 def chunks(items: list[bytes], limit: int) -> list[list[bytes]]:

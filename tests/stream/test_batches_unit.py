@@ -274,8 +274,8 @@ def test_stage_three_keeps_one_string_per_repeated_value_of_decoded_actions() ->
     """Decoded from JSON, each action has its own strings; stage 3 holds a whole instant of them, so
     the repeated fields are interned (one object per value), the others left as decoded."""
     from pipeline.core.steps import bundle_value
+    from pipeline.stats.ordered import shared_strings
     from pipeline.stream.delivery import dumps, loads
-    from pipeline.stream.statistics import shared_strings
 
     made = [{**action(f"id{n}", 1000 + n, "agent-7"), "MediaTypeID": "email"} for n in range(2)]
     text = dumps(bundle_value(made))
