@@ -20,8 +20,10 @@ from typing import IO
 
 from pipeline import collector
 from pipeline.core.driver import CoreDriver
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, parse_window
 from pipeline.records.codec import read_avro_file, to_json
 from pipeline.records.deadletter import build_dead_letter
+from pipeline.records.durations import argument
 from pipeline.records.errors import BadRecord
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.records.jsonlines import encode_line, encode_stat_line
@@ -108,6 +110,7 @@ def replay(
     stats_partitions: int = 1,
     merge_partitions: int = 1,
     interleave: random.Random | None = None,
+    window_ms: int = DEFAULT_WINDOW_MS,
 ) -> ReplaySummary:
     """Run events through the core (and the statistics when ``on_stat`` is given).
 
@@ -119,13 +122,16 @@ def replay(
     many partitions, stage 4 merging on ``merge_partitions``: ``pipeline.stats.topology``), with the
     hops between partitions delivered in a random interleaving when ``interleave`` is given; the
     statistic values are the same. Stage 3's late records are then not reported.
+
+    ``window_ms`` is stage 2's reorder window (``--reorder-window``; the worker's option of that
+    name): the records are the worker's only when both are given the same window.
     """
     with collector.tuned():  # the state is large: collect rarely (``pipeline.collector``)
         return _replay(source, config, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
                        on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
                        future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
                        stats_partitions=stats_partitions, merge_partitions=merge_partitions,
-                       interleave=interleave)
+                       interleave=interleave, window_ms=window_ms)
 
 
 def _replay(
@@ -144,11 +150,12 @@ def _replay(
     stats_partitions: int,
     merge_partitions: int,
     interleave: random.Random | None,
+    window_ms: int,
 ) -> ReplaySummary:
     """:func:`replay` under the collector thresholds set there."""
     summary = ReplaySummary()
     started = time.perf_counter()
-    driver = CoreDriver(config.capacity)
+    driver = CoreDriver(config.capacity, window_ms=window_ms)
     stage3: OrderedStats | PartitionedStats | None = None
     if on_stat is not None and (stats_partitions > 1 or interleave is not None):
         stage3 = PartitionedStats(
@@ -266,6 +273,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="dead-letter events further ahead of the event clock (the largest EventTime accepted, "
         "never later than now) than this: 1d (default), 36h, 90m, 600s, or off",
+    )
+    parser.add_argument(
+        "--reorder-window",
+        type=argument(parse_window),
+        default=DEFAULT_WINDOW_MS,
+        metavar="DURATION",
+        help="apply events out of EventTime order by up to this much in order, as the worker's "
+        "option of that name: 2s (default), 500ms, 0 … 10m; give both the same to compare",
     )
     parser.add_argument(
         "--late-out", type=Path,
@@ -419,6 +434,7 @@ def run(args: argparse.Namespace) -> int:
             on_late=_writer(late_fh),
             stats_partitions=stats_partitions,
             merge_partitions=getattr(args, "merge_partitions", 1),
+            window_ms=getattr(args, "reorder_window", DEFAULT_WINDOW_MS),
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)

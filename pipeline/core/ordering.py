@@ -18,7 +18,27 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from pipeline.records.durations import parse_duration
+
+#: The spec's default: input out of EventTime order by up to 2 s is applied in order.
 DEFAULT_WINDOW_MS = 2000
+#: The longest window ``--reorder-window`` takes. Everything in a window is held in memory and
+#: every output waits for it; input later than minutes is better counted late than waited for.
+MAX_WINDOW_MS = 600_000
+
+
+def parse_window(text: str) -> int:
+    """``--reorder-window``: ``2s`` (the default), ``500ms``, ``0`` … up to ``10m``; milliseconds.
+
+    The window is the time every action waits for input that may still come before it: raw event →
+    action latency is at least the window, so a site whose events arrive in order (one bridge, one
+    partition) can shorten it; one with several bridges or clocks that disagree lengthens it.
+    Replay must be given the same window as the worker to give the same records.
+    """
+    ms = parse_duration(text, "2s, 500ms, 0")
+    if ms > MAX_WINDOW_MS:
+        raise ValueError(f"reorder window {text.strip()!r} is longer than the most accepted, 10m")
+    return ms
 
 
 class ReorderBuffer:

@@ -18,9 +18,7 @@ worker the time of each message; ``None``: no check), so validation stays pure a
 
 from __future__ import annotations
 
-import argparse
-import re
-
+from pipeline.records.durations import argument, parse_duration
 from pipeline.records.errors import BadRecord
 from pipeline.records.times import to_iso
 
@@ -35,28 +33,17 @@ __all__ = [
 #: by seconds, not days; a day also covers any time-zone mistake of a bridge.
 DEFAULT_FUTURE_TOLERANCE_MS = 86_400_000
 
-_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
-
 
 def parse_tolerance(text: str) -> int | None:
     """``--future-tolerance``: ``1d``, ``36h``, ``90m``, ``600s``, ``500ms``, a bare number of seconds,
     or ``off`` (no limit: ``None``). Raises ``ValueError`` with a message for anything else."""
     if text.strip().lower() == "off":
         return None
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"invalid duration {text!r} (examples: 1d, 36h, 90m, 600s, off)")
-    return int(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
+    return parse_duration(text, "1d, 36h, 90m, 600s, off")
 
 
-def tolerance_argument(text: str) -> int | None:
-    """``parse_tolerance`` as an argparse ``type`` (``replay`` and ``worker``): a bad value is a usage
-    error (exit 2, one line), not a traceback."""
-    try:
-        return parse_tolerance(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+#: ``parse_tolerance`` as an argparse ``type`` (``replay`` and ``worker``).
+tolerance_argument = argument(parse_tolerance)
 
 
 def _duration(ms: int) -> str:

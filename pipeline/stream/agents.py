@@ -96,6 +96,7 @@ def register(app: faust.App, topics, settings: Settings) -> None:
                 topic=topics.agent_inputs,
                 sources=sources,
                 stats_partitions=stage3_partitions,
+                window_ms=settings.reorder_window_ms,
                 now=time.time(),
                 counts=counts,
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pipeline.core.ordering import DEFAULT_WINDOW_MS
 from pipeline.kafka.client import KafkaClient
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS
 from pipeline.records.serialization import Serialization, SingleObject
@@ -43,6 +44,9 @@ class Settings:
     partitions: Mapping[str, int] = field(default_factory=dict)
     #: How far ahead of the wall clock stage 1 accepts an EventTime (None: no limit; ``future-time``).
     future_tolerance_ms: int | None = DEFAULT_FUTURE_TOLERANCE_MS
+    #: Stage 2's reorder window in event time (``--reorder-window``): every action waits this long
+    #: for input that may still come before it. Replay takes the same option and must get the same.
+    reorder_window_ms: int = DEFAULT_WINDOW_MS
     #: How records are framed on Kafka (``--serialization``): single-object or Schema Registry;
     #: every stage encodes and decodes through it (pipeline.records.serialization).
     serialization: Serialization = field(default_factory=SingleObject)

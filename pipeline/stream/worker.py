@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.core.ordering import DEFAULT_WINDOW_MS, parse_window
 from pipeline.kafka import client
 from pipeline.kafka.bootstrap import NoKafka
 from pipeline.kafka.client import KafkaClient, as_client
 from pipeline.records import serialization as framing
+from pipeline.records.durations import argument
 from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argument
 from pipeline.stats.config import Config
 from pipeline.stream.settings import Settings
@@ -44,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="dead-letter events further ahead of the wall clock than this, on either --clock: "
         "1d (default), 36h, 90m, 600s, or off",
+    )
+    parser.add_argument(
+        "--reorder-window",
+        type=argument(parse_window),
+        default=DEFAULT_WINDOW_MS,
+        metavar="DURATION",
+        help="stage 2 applies input out of EventTime order by up to this much in order, and every "
+        "action waits this long for it: 2s (default), 500ms, 0 … 10m. Raw event → action latency "
+        "is at least the window; give replay the same one to compare",
     )
     # --- topics (issue 12) ---------------------------------------------------------------------
     from pipeline.kafka.admin import add_plan_arguments
@@ -111,6 +122,7 @@ def settings_from(args: argparse.Namespace, bootstrap: str | KafkaClient, config
         clock=args.clock,
         partitions=partition_counts(kafka, inputs),
         future_tolerance_ms=getattr(args, "future_tolerance", DEFAULT_FUTURE_TOLERANCE_MS),
+        reorder_window_ms=getattr(args, "reorder_window", DEFAULT_WINDOW_MS),
         replication_factor=getattr(args, "resolved_replication", 1),
         create_topics=not getattr(args, "no_create_topics", False),
         serialization=framing.from_arguments(args, patient=True),

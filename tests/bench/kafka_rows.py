@@ -138,7 +138,9 @@ def _python_env(bootstrap: str, prefix: str) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MEDIASTAT_TOPIC_PREFIX": prefix}
 
 
-def start_worker(bootstrap: str, prefix: str, workdir: Path, clock: str, config: Path) -> subprocess.Popen:
+def start_worker(
+    bootstrap: str, prefix: str, workdir: Path, clock: str, config: Path, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
     args = [
         sys.executable,
         "-m",
@@ -160,6 +162,7 @@ def start_worker(bootstrap: str, prefix: str, workdir: Path, clock: str, config:
         "warning",
         "--web-port",
         "-1",
+        *extra,
     ]
     log = open(workdir / "worker.log", "wb")
     return subprocess.Popen(
@@ -532,9 +535,14 @@ def row_kafka_loop(events_path: Path, described: str, cap_s: float) -> list[dict
 
 
 def row_latency(
-    events_path: Path, config_path: Path, described: str, *, rate: float, seconds: float, drain_s: float
+    events_path: Path, config_path: Path, described: str, *, rate: float, seconds: float, drain_s: float,
+    window: str | None = None, prefix_key: str = "latency",
 ) -> list[dict]:
-    """Events stamped now, paced at ``rate``/s, through a wall-clock worker; see :mod:`matching`."""
+    """Events stamped now, paced at ``rate``/s, through a wall-clock worker; see :mod:`matching`.
+
+    ``window``: the worker's ``--reorder-window`` (None: its default, 2 s); ``prefix_key`` prefixes the
+    figures' keys, so that one table can hold the row at several rates and windows.
+    """
     bootstrap = resolve_bootstrap(None)
     prefix = "bench" + uuid.uuid4().hex[:10]
     config = load_config(config_path)
@@ -550,7 +558,8 @@ def row_latency(
     events_topic = topic_name("events", prefix)
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         workdir = Path(tmp)
-        proc = start_worker(bootstrap, prefix, workdir, "wall", config_path)
+        extra = ("--reorder-window", window) if window else ()
+        proc = start_worker(bootstrap, prefix, workdir, "wall", config_path, extra)
         alive = lambda: proc.poll() is None  # noqa: E731
         try:
             prod = producer(bootstrap, linger_ms=0)
@@ -604,10 +613,12 @@ def row_latency(
     to_action = action_latencies(stamps, seen_actions)
     to_stat = statistic_latencies(expected, seen_counters)
     note = f"{len(events):,} events fed in {fed_s:.1f} s, stamped now, from a day of {described}"
+    if window:
+        note += f"; --reorder-window {window}"
     figures = []
     for key, what, values in (
-        ("latency.action", "raw event → action", to_action),
-        ("latency.stat", "raw event → statistic (Queue_Entered, Offered, Accepted)", to_stat),
+        (f"{prefix_key}.action", "raw event → action", to_action),
+        (f"{prefix_key}.stat", "raw event → statistic (Queue_Entered, Offered, Accepted)", to_stat),
     ):
         if not values:
             raise RuntimeError(f"no {what} pairs to measure")

@@ -39,6 +39,7 @@ class Sizes:
     worker: Day
     latency: Day
     latency_rate: float
+    latency_floor_rate: float  # a rate one worker keeps up with: what is left is the pipeline's own
     latency_seconds: float
     worker_cap_s: float
     rss_worker_cap_s: float
@@ -51,6 +52,7 @@ FULL = Sizes(
     worker=Day(100, 1, 600),
     latency=Day(200, 2, 1200),
     latency_rate=500,
+    latency_floor_rate=50,
     latency_seconds=20,
     worker_cap_s=240,
     # the whole 10,000-agent day: about 5 minutes for one worker on the development machine
@@ -64,6 +66,7 @@ QUICK = Sizes(
     worker=Day(10, 0.1, 100),
     latency=Day(20, 0.5, 600),
     latency_rate=500,
+    latency_floor_rate=50,
     latency_seconds=2,
     worker_cap_s=90,
     rss_worker_cap_s=30,
@@ -207,6 +210,19 @@ ROWS: tuple[Row, ...] = (
         lambda s, c: _kafka().row_latency(
             *_worker_day(s, c, s.latency), rate=s.latency_rate, seconds=s.latency_seconds, drain_s=120
         ),
+    ),
+    Row(
+        "latency-floor",
+        True,
+        600,
+        lambda s, c: [
+            figure
+            for window, key in ((None, "latency-floor"), ("250ms", "latency-floor-250ms"))
+            for figure in _kafka().row_latency(
+                *_worker_day(s, c, s.latency), rate=s.latency_floor_rate, seconds=s.latency_seconds,
+                drain_s=120, window=window, prefix_key=key,
+            )
+        ],
     ),
     Row(
         "rss-worker-2000",

@@ -120,3 +120,21 @@ def test_every_table_opens_rocksdb_with_the_project_s_options(tmp_path: Path) ->
             ROCKSDB_OPTIONS["block_cache_size"],
         )
     assert ROCKSDB_OPTIONS["write_buffer_size"] < 64 * 1024 * 1024
+
+
+def test_the_reorder_window_reaches_the_settings(monkeypatch, tmp_path: Path) -> None:
+    """``--reorder-window`` → ``Settings.reorder_window_ms`` (stage 2 builds its steps with it); left
+    out, the spec's 2 s; a window past 10 minutes is a usage error."""
+    import pipeline.kafka.admin
+    from pipeline.cli import build_parser
+    from pipeline.stream.worker import settings_from
+
+    monkeypatch.setattr(pipeline.kafka.admin, "partition_counts", lambda bootstrap, names: {})
+    config = load_config(None)
+    parser = build_parser()
+    given = settings_from(parser.parse_args(["worker", "--reorder-window", "250ms"]), "127.0.0.1:9", config)
+    default = settings_from(parser.parse_args(["worker"]), "127.0.0.1:9", config)
+    assert (given.reorder_window_ms, default.reorder_window_ms) == (250, 2000)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["worker", "--reorder-window", "1h"])
+    assert exit_info.value.code == 2
