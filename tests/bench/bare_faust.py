@@ -2,7 +2,8 @@
 
 Consume raw bytes, write one RocksDB table entry, produce one record per event with ``await
 topic.send`` — no decoding, no domain logic. Built by the project's app factory (``kafka://``,
-``store="rocksdb://"``, raw serialisers), so it pays exactly the framework costs the worker pays.
+``store="rocksdb://"``, raw serialisers), so it pays exactly the framework costs the worker pays,
+and runs under the worker's ``faust_worker`` (logging at WARNING builds no DEBUG record there).
 
     python -m tests.bench.bare_faust BOOTSTRAP IN_TOPIC OUT_TOPIC DATA_DIR APP_ID
 """
@@ -38,6 +39,7 @@ def build(bootstrap: str, in_topic: str, out_topic: str, data_dir: Path, app_id:
 
 if __name__ == "__main__":
     bootstrap, in_topic, out_topic, data_dir, app_id = sys.argv[1:6]
-    faust.Worker(
-        build(bootstrap, in_topic, out_topic, Path(data_dir), app_id), loglevel="warning"
-    ).execute_from_commandline()
+    from pipeline.stream.worker import faust_worker
+
+    app = build(bootstrap, in_topic, out_topic, Path(data_dir), app_id)
+    faust_worker(app, "warning").execute_from_commandline()

@@ -138,3 +138,26 @@ def test_the_reorder_window_reaches_the_settings(monkeypatch, tmp_path: Path) ->
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["worker", "--reorder-window", "1h"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("level", ["warning", "info", "error"])
+def test_the_worker_logs_at_its_level_and_builds_no_record_below_it(tmp_path: Path, level: str) -> None:
+    """faust's worker put the root logger at DEBUG for its spinner whenever the level was WARNING or
+    above, so every library's ``log.debug`` built a record; ours keeps the root at the level."""
+    import logging
+
+    from pipeline.stream.worker import faust_worker
+
+    app, _ = create_app(Settings(bootstrap="127.0.0.1:9", config=load_config(None), data_dir=tmp_path))
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    try:
+        worker = faust_worker(app, level)
+        worker._setup_logging()  # what the worker does first when it starts
+        want = logging.getLevelName(level.upper())
+        assert root.level == want
+        assert not logging.getLogger("aiokafka.conn").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("aiokafka.conn").isEnabledFor(want)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
