@@ -269,3 +269,22 @@ def test_stage_two_applies_a_watermark_s_release_as_its_messages_are_read() -> N
     assert agents(lazy) == 1
     assert [first, *messages] == whole.messages and len(whole.messages) > 8
     assert agents(lazy) == 4
+
+
+def test_stage_one_announces_live_progress_in_steps_short_beside_the_reorder_window() -> None:
+    """Stage 2 releases its window only as stage 1's watermarks come, so live the step between two
+    is added to every action's wait: a batch a fifth of a second of event time after the last
+    announcement announces again, one a tenth of a second after does not (until more input, a
+    timer's forced announcement, or 200 messages)."""
+    from pipeline.core.ordering import DEFAULT_WINDOW_MS
+    from pipeline.core.steps import WATERMARK_STEP_MS
+
+    assert WATERMARK_STEP_MS <= DEFAULT_WINDOW_MS // 10
+    d = Day()
+    step = InteractionStep(0, DictTable())
+    times = []
+    for offset, seconds in enumerate([0, 0.1, 0.2, 0.25, 0.3, 0.5]):
+        step.step(offset, d.at(seconds).submitted(f"i{offset}", queue="q1"), committed=offset + 1)
+        step.take_bundles()
+        times += [m.value["Time"] for m in step.announce()]
+    assert times == [d.ms(0), d.ms(0.2), d.ms(0.5)]
