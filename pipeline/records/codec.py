@@ -35,7 +35,7 @@ from pipeline.records.schemas import (
     previous_schemas_by_fingerprint,
     schemas_by_fingerprint,
 )
-from pipeline.records.times import TIME_FIELDS, parse_time, to_iso
+from pipeline.records.times import TIME_FIELDS, iso, parse_time, to_iso
 
 MARKER = b"\xc3\x01"
 HEADER_LEN = len(MARKER) + 8
@@ -52,7 +52,7 @@ def state_for_output(state: dict[str, Any]) -> dict[str, Any]:
     """A CurrentState structure with its ``Since`` as an ISO time (JSON and Avro's JSON string)."""
     out = dict(state)
     if isinstance(out.get("Since"), int) and not isinstance(out["Since"], bool):
-        out["Since"] = to_iso(out["Since"])
+        out["Since"] = iso(out["Since"])  # cached: a state's records share their Since
     return out
 
 

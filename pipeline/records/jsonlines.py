@@ -22,23 +22,12 @@ from typing import Any
 import orjson
 
 from pipeline.records.codec import to_json
-from pipeline.records.times import TIME_FIELDS, to_iso
+from pipeline.records.times import TIME_FIELDS, iso, to_iso
 
 _TIME_KEYS = tuple(sorted(TIME_FIELDS))
-_ISO_CACHE: dict[int, str] = {}
 _ISO_CACHE_SIZE = 4096
 #: Floats that ``repr`` (``json.dumps``) and orjson write alike: no exponent in either.
 _PLAIN_LOW, _PLAIN_HIGH = 1e-4, 1e16
-
-
-def iso(ms: int) -> str:
-    """:func:`to_iso`, remembered for the last few thousand distinct times."""
-    text = _ISO_CACHE.get(ms)
-    if text is None:
-        if len(_ISO_CACHE) >= _ISO_CACHE_SIZE:
-            _ISO_CACHE.clear()
-        text = _ISO_CACHE[ms] = to_iso(ms)
-    return text
 
 
 def _plain(value: Any) -> bool:

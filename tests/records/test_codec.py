@@ -249,3 +249,14 @@ def test_not_an_avro_file(tmp_path) -> None:
     with pytest.raises(BadRecord) as info:
         list(read_avro_file(path))
     assert info.value.kind == "decode"
+
+
+def test_the_remembered_iso_time_is_to_iso_also_past_its_bound() -> None:
+    """``times.iso`` (a state's ``Since`` in the Avro of every CurrentState record, the times of JSON
+    lines) gives ``to_iso``'s text for any time, the cache filled past its bound and cleared."""
+    from pipeline.records import times
+
+    start = 1_772_442_000_000
+    moments = [start + 997 * n for n in range(times._ISO_CACHE_SIZE + 50)] + [0, 1, start]
+    assert [times.iso(ms) for ms in moments] == [times.to_iso(ms) for ms in moments]
+    assert len(times._ISO_CACHE) <= times._ISO_CACHE_SIZE
