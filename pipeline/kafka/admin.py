@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from pipeline.kafka import client
 from pipeline.kafka.bootstrap import NoKafka
 from pipeline.kafka.client import KafkaClient, as_client
+from pipeline.records.durations import parse_duration
 
 DEFAULT_PREFIX = "mediastat"
 PREFIX_ENV = "MEDIASTAT_TOPIC_PREFIX"
@@ -177,16 +178,14 @@ def _admin(bootstrap: str | KafkaClient) -> AdminClient:
 
 
 def duration_ms(text: str) -> int | None:
-    """``7d``, ``36h``, ``90m``, ``600s``, ``250ms`` or plain milliseconds → ms; ``broker`` → None."""
-    value = text.strip().lower()
-    if value in ("broker", "default"):
+    """``7d``, ``36h``, ``90m``, ``600s``, ``250ms`` → ms (``pipeline.records.durations``, a unit
+    required: the Kafka settings they fill count milliseconds); ``broker`` → None."""
+    if text.strip().lower() in ("broker", "default"):
         return None
-    for unit, size in (("ms", 1), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if value.endswith(unit) and value[: -len(unit)].strip().replace(".", "", 1).isdigit():
-            return int(float(value[: -len(unit)]) * size)
-    if value.isdigit():
-        return int(value)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a duration (7d, 36h, 90m, 600s, 250ms or broker)")
+    try:
+        return parse_duration(text, "7d, 36h, 90m, 600s, 250ms or broker", unit_required=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _ratio(text: str) -> float:

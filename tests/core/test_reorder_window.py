@@ -29,7 +29,8 @@ CONFIG = {
 
 @pytest.mark.parametrize(
     ("text", "ms"),
-    [("2s", 2000), ("500ms", 500), ("0", 0), ("1", 1000), (" 250 ms ", 250), ("10m", MAX_WINDOW_MS)],
+    [("2s", 2000), ("500ms", 500), ("0", 0), ("1", 1000), (" 250 ms ", 250), ("10m", MAX_WINDOW_MS),
+     ("1.5s", 1500), ("0.25S", 250)],
 )
 def test_a_window_is_a_duration(text: str, ms: int) -> None:
     assert parse_window(text) == ms
@@ -38,7 +39,7 @@ def test_a_window_is_a_duration(text: str, ms: int) -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [("11m", "longer than the most accepted, 10m"), ("-1s", "invalid duration '-1s'"),
-     ("off", "invalid duration 'off'"), ("soon", "invalid duration 'soon'"), ("1.5s", "invalid duration")],
+     ("off", "invalid duration 'off'"), ("soon", "invalid duration 'soon'"), ("1,5s", "invalid duration")],
 )
 def test_a_bad_window_is_refused_with_its_reason(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
