@@ -9,6 +9,7 @@ the same final statistic values (records.md, "Offline replay").
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -29,11 +30,13 @@ from pipeline.records.future import DEFAULT_FUTURE_TOLERANCE_MS, tolerance_argum
 from pipeline.records.jsonlines import encode_line, encode_stat_line
 from pipeline.records.times import parse_time
 from pipeline.records.validation import parse_json_line, validate_event
+from pipeline.stats.child import ChildFailed, StatsInChild
+from pipeline.stats.child import available as child_available
 from pipeline.stats.config import Config, ConfigError, load_config
 from pipeline.stats.late_watch import watch_replay
 from pipeline.stats.ordered import OrderedStats
 from pipeline.stats.partials import check_mergeable
-from pipeline.stats.rows import Row, encode_row
+from pipeline.stats.rows import Row, write_lines
 from pipeline.stats.topology import PartitionedStats
 
 Sink = Callable[[dict], None]
@@ -111,8 +114,9 @@ def replay(
     merge_partitions: int = 1,
     interleave: random.Random | None = None,
     window_ms: int = DEFAULT_WINDOW_MS,
+    stats_path: Path | None = None,
 ) -> ReplaySummary:
-    """Run events through the core (and the statistics when ``on_stat`` is given).
+    """Run events through the core (and the statistics when ``on_stat`` or ``stats_path`` is given).
 
     An event more than ``future_tolerance_ms`` ahead of ``wall_ms`` (the command passes the time it
     started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` for either
@@ -125,13 +129,19 @@ def replay(
 
     ``window_ms`` is stage 2's reorder window (``--reorder-window``; the worker's option of that
     name): the records are the worker's only when both are given the same window.
+
+    ``stats_path`` (instead of ``on_stat``): the statistics run in a child process that writes their
+    JSON lines there (``pipeline.stats.child``), the same file one process writes, made on a second
+    core. Stage 3's late records are then not reported (stage 2's are).
     """
+    if stats_path is not None and (on_stat is not None or stats_partitions > 1 or interleave is not None):
+        raise ValueError("stats_path runs the statistics whole in a child: not with on_stat or partitions")
     with collector.tuned():  # the state is large: collect rarely (``pipeline.collector``)
         return _replay(source, config, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
                        on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
                        future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
                        stats_partitions=stats_partitions, merge_partitions=merge_partitions,
-                       interleave=interleave, window_ms=window_ms)
+                       interleave=interleave, window_ms=window_ms, stats_path=stats_path)
 
 
 def _replay(
@@ -151,18 +161,52 @@ def _replay(
     merge_partitions: int,
     interleave: random.Random | None,
     window_ms: int,
+    stats_path: Path | None,
 ) -> ReplaySummary:
     """:func:`replay` under the collector thresholds set there."""
-    summary = ReplaySummary()
-    started = time.perf_counter()
-    driver = CoreDriver(config.capacity, window_ms=window_ms)
+    if stats_path is not None:
+        started = time.perf_counter()
+        with StatsInChild(config, window_ms, stats_path) as child:
+            summary = _run(source, config, child, until_ms=until_ms, on_action=on_action, on_stat=None,
+                           on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
+                           future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
+                           window_ms=window_ms)
+            summary.stats = child.close()
+        summary.seconds = time.perf_counter() - started  # until the child has written its last record
+        return summary
     stage3: OrderedStats | PartitionedStats | None = None
     if on_stat is not None and (stats_partitions > 1 or interleave is not None):
         stage3 = PartitionedStats(
-            config, stats_partitions, merge_partitions, driver.buffer.window_ms, interleave
+            config, stats_partitions, merge_partitions, window_ms, interleave
         )
     elif on_stat is not None:
-        stage3 = OrderedStats(config, driver.buffer.window_ms)
+        stage3 = OrderedStats(config, window_ms)
+    return _run(source, config, stage3, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
+                on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
+                future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
+                window_ms=window_ms)
+
+
+def _run(
+    source: Iterable[tuple[int, bytes | dict]],
+    config: Config,
+    stage3: OrderedStats | PartitionedStats | StatsInChild | None,
+    *,
+    until_ms: int | None,
+    on_action: Sink | None,
+    on_stat: Sink | None,
+    on_dead_letter: Sink | None,
+    source_name: str,
+    progress: Callable[[int], None] | None,
+    future_tolerance_ms: int | None,
+    wall_ms: int | None,
+    on_late: Sink | None,
+    window_ms: int,
+) -> ReplaySummary:
+    """The events through stages 1 and 2, their actions to ``stage3`` (in this process or a child)."""
+    summary = ReplaySummary()
+    started = time.perf_counter()
+    driver = CoreDriver(config.capacity, window_ms=window_ms)
     clock = 0  # the event clock: largest EventTime seen
     watched = stage3 if isinstance(stage3, OrderedStats) else None
     watch_replay(driver.buffer, watched, on_late, lambda: clock)  # late records (<prefix>.late's)
@@ -171,6 +215,8 @@ def _replay(
     # A sink of statistic lines takes the engine's rows as they are, a list at a time
     # (``pipeline.stats.rows``): no record dict is made for the 34 records per event of a busy day.
     write_rows = getattr(on_stat, "write_batches", None) if isinstance(stage3, OrderedStats) else None
+    if isinstance(stage3, StatsInChild):  # the child writes the records: nothing comes back
+        write_rows = lambda batches: 0  # noqa: E731
     if write_rows is not None:
         push, release, flush, finals = (stage3.iter_push_batches, stage3.iter_release_to_batches,
                                         stage3.iter_flush_batches, stage3.iter_finals_batches)
@@ -296,7 +342,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--merge-partitions", type=_positive, default=1, metavar="M",
         help="with --stats-partitions, the partitions of the merge stage (default 1)",
     )
+    parser.add_argument(
+        "--jobs", type=int, choices=(1, 2), default=None, metavar="{1,2}",
+        help="processes: 2 computes the statistics of --stats-out in a second process beside the "
+        "actions, the same records on a second core (default: 2 where the machine has two cores or "
+        "more and fork exists; 1 with --late-out or --stats-partitions)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _stats_in_child(args: argparse.Namespace) -> bool:
+    """Should the statistics run in a child (``--jobs``; see its help)?"""
+    jobs = getattr(args, "jobs", None)
+    if args.stats_out is None or jobs == 1 or not child_available():
+        return False
+    if getattr(args, "late_out", None) is not None or getattr(args, "stats_partitions", 1) > 1:
+        return False  # stage 3's late records and the partitioned check run in this process
+    return jobs == 2 or (os.cpu_count() or 1) >= 2
 
 
 def _positive(text: str) -> int:
@@ -356,13 +418,7 @@ class StatLineSink(LineSink):
 
     def write_batches(self, batches: Iterable[list[Row]]) -> int:
         """Write every row of every list as the line of its record; returns how many."""
-        write, join = self._write, b"".join
-        n = 0
-        for rows in batches:
-            if rows:
-                write(join(map(encode_row, rows)))
-                n += len(rows)
-        return n
+        return write_lines(self._write, batches)
 
 
 def _writer(fh: IO[bytes] | None, encode: Callable[[dict], bytes] = encode_line) -> Sink | None:
@@ -394,7 +450,9 @@ def run(args: argparse.Namespace) -> int:
         except BadRecord as exc:
             print(f"mediastat replay: {exc.reason}", file=sys.stderr)
             return 2
-    outs = [_open_out(p) for p in (args.actions_out, args.stats_out, args.dead_letters_out)]
+    in_child = _stats_in_child(args)
+    outs = [_open_out(p) for p in (args.actions_out, None if in_child else args.stats_out,
+                                   args.dead_letters_out)]
     actions_fh, stats_fh, dead_fh = outs
     late_fh = _open_out(getattr(args, "late_out", None))
     outs.append(late_fh)
@@ -435,6 +493,7 @@ def run(args: argparse.Namespace) -> int:
             stats_partitions=stats_partitions,
             merge_partitions=getattr(args, "merge_partitions", 1),
             window_ms=getattr(args, "reorder_window", DEFAULT_WINDOW_MS),
+            stats_path=args.stats_out if in_child else None,
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)
@@ -442,6 +501,9 @@ def run(args: argparse.Namespace) -> int:
     except BadRecord as exc:  # the file itself (an .avro that is not Avro, or cut short), not a line
         print(f"mediastat replay: {' '.join(exc.reason.split())}", file=sys.stderr)
         return 2
+    except ChildFailed as exc:
+        print(f"mediastat replay: {exc}", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.close()

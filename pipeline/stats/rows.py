@@ -135,6 +135,18 @@ def encode_row(row: Row) -> bytes:
     return line.encode("utf-8")
 
 
+def write_lines(write: Callable[[bytes], Any], batches: Iterable[list[Row]]) -> int:
+    """Write every row of every list as the JSON line of its record (one ``write`` per list);
+    returns how many: the statistics file of replay, in its process or its child."""
+    join = b"".join
+    n = 0
+    for rows in batches:
+        if rows:
+            write(join(map(encode_row, rows)))
+            n += len(rows)
+    return n
+
+
 # ------------------------------------------------------------------------------ Avro messages
 #
 # StatValue's fields in schema order: seven strings (Statistic … TimeProfile), IntervalStart and

@@ -46,6 +46,38 @@ def _vm_hwm_bytes(pid: int) -> int:
     return 0
 
 
+def _status_bytes(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(field):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """The process's children, their children, … (``/proc/<pid>/task/*/children``), now."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of the process and all its descendants together (``VmRSS``), now: replay
+    with ``--jobs 2`` holds its state in two processes, and their memory adds up."""
+    return sum(_status_bytes(p, "VmRSS:") for p in [pid, *descendants(pid)])
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the process has used so far, from ``/proc/<pid>/stat``; 0.0 once it
     is gone. Differences of it measure work, not waiting: steadier than rates on a shared machine."""
@@ -70,8 +102,9 @@ class PeakRss:
     """Follows one child started with :class:`subprocess.Popen` and reports its peak RSS.
 
     While the child runs, ``VmHWM`` is sampled from ``/proc`` (so a row can read the peak of a
-    worker it is about to stop); when it ends, ``wait4`` gives the kernel's ``ru_maxrss`` of exactly
-    that child (not of every child as ``RUSAGE_CHILDREN`` would). The larger of the two is kept.
+    worker it is about to stop), and so is the resident memory of the child and its own children
+    together (replay's statistics process: ``wait4`` reports the largest one, not their sum); when
+    it ends, ``wait4`` gives the kernel's ``ru_maxrss`` of that child. The largest is kept.
     Reap the child through :meth:`wait` only: ``Popen.wait`` would take the rusage away.
     """
 
@@ -80,7 +113,7 @@ class PeakRss:
         self.peak = 0
 
     def sample(self) -> int:
-        self.peak = max(self.peak, _vm_hwm_bytes(self.proc.pid))
+        self.peak = max(self.peak, _vm_hwm_bytes(self.proc.pid), tree_rss_bytes(self.proc.pid))
         return self.peak
 
     def wait(self, timeout_s: float, *, every_s: float = 0.2) -> Finished:

@@ -46,6 +46,22 @@ def test_peak_rss_of_a_child_that_allocates_a_known_amount() -> None:
     assert size <= ended.peak_rss <= size + 150 * MiB
 
 
+def test_peak_rss_adds_up_a_child_and_the_process_it_forks() -> None:
+    """Two processes of 150 MB each at once (replay with its statistics process): 300 MB and more,
+    where the largest of them alone would say 150."""
+    size = 150 * MiB
+    code = (
+        "import os, time\n"
+        "pid = os.fork()\n"
+        f"b = b'x' * {size}\n"
+        "time.sleep(1.5)\n"
+        "os._exit(0) if pid == 0 else os.waitpid(pid, 0)\n"
+    )
+    ended = PeakRss(subprocess.Popen([sys.executable, "-c", code])).wait(60)
+    assert ended.returncode == 0
+    assert 2 * size <= ended.peak_rss <= 2 * size + 200 * MiB
+
+
 def test_a_child_outliving_the_timeout_is_killed_and_said_so() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     ended = PeakRss(child).wait(0.5)
