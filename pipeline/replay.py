@@ -180,7 +180,7 @@ def _replay(
             config, stats_partitions, merge_partitions, window_ms, interleave
         )
     elif on_stat is not None:
-        stage3 = OrderedStats(config, window_ms)
+        stage3 = OrderedStats(config, window_ms, dedup_keep=0)  # its own actions, each once
     return _run(source, config, stage3, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
                 on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
                 future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,

@@ -142,7 +142,7 @@ class StatsInChild:
 def _serve(conn: Connection, config: Config, window_ms: int, path: Path) -> None:
     """The child: apply the calls in order, write their records, answer with the count."""
     try:
-        stats = OrderedStats(config, window_ms)
+        stats = OrderedStats(config, window_ms, dedup_keep=0)  # replay's actions, each once
         ops = (stats.iter_push_batches, stats.iter_release_to_batches,
                lambda _arg: stats.iter_flush_batches(), stats.iter_finals_batches)
         written = 0

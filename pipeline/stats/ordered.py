@@ -70,8 +70,10 @@ class OrderedStats:
 
     Repeats of an ``ActionID`` (the pipeline delivers actions at least once) are dropped, so every
     action counts once; the newest ``dedup_keep`` (:data:`DEDUP_KEEP`) applied ids are remembered,
-    up to a quarter more between two cleanings. Past ``pack_above`` (:data:`PACK_ABOVE`) actions
-    held, the next ones are held as JSON text; the engine sees the same actions either way.
+    up to a quarter more between two cleanings. ``dedup_keep=0``: no ids are kept and nothing is
+    dropped, for a caller whose actions come once each (replay: its own core makes each action
+    once, and ActionIDs are unique by construction). Past ``pack_above`` (:data:`PACK_ABOVE`)
+    actions held, the next ones are held as JSON text; the engine sees the same actions either way.
     """
 
     def __init__(self, config: Config, window_ms: int = DEFAULT_WINDOW_MS,
@@ -97,13 +99,21 @@ class OrderedStats:
 
     def push_rows(self, action: dict, tag: Any = None) -> tuple[list[Any], list[Row]]:
         """:meth:`push`, its records as rows (``pipeline.stats.rows``: what stage 3 encodes)."""
-        action_id = action.get("ActionID")
-        if action_id is not None:
-            if action_id in self.applied_ids or action_id in self._waiting_ids:
-                self.repeats += 1
-                return [tag], []
-            self._waiting_ids.add(action_id)
+        if self._repeat(action):
+            return [tag], []
         return self._apply_rows(self._hold(action, tag))
+
+    def _repeat(self, action: dict) -> bool:
+        """Is ``action`` a repeat of one applied or waiting (then it is counted and dropped)?
+        Otherwise its id is noted as waiting."""
+        action_id = action.get("ActionID") if self.dedup_keep else None
+        if action_id is None:
+            return False
+        if action_id in self.applied_ids or action_id in self._waiting_ids:
+            self.repeats += 1
+            return True
+        self._waiting_ids.add(action_id)
+        return False
 
     def forget_oldest(self) -> None:
         """Keep only the newest ``dedup_keep`` applied ids (bounded memory)."""
@@ -170,12 +180,8 @@ class OrderedStats:
     def iter_push_batches(self, action: dict) -> Iterator[list[Row]]:
         """:meth:`iter_push` as lists of rows (``pipeline.stats.rows``), one list per clock move and
         per action applied: replay writes them as lines directly, a list at a time."""
-        action_id = action.get("ActionID")
-        if action_id is not None:
-            if action_id in self.applied_ids or action_id in self._waiting_ids:
-                self.repeats += 1
-                return iter(())
-            self._waiting_ids.add(action_id)
+        if self._repeat(action):
+            return iter(())
         return self._iter_apply(self._hold(action, None), [])
 
     def _hold(self, action: dict, tag: Any) -> list[tuple[Any, Any]]:
@@ -225,6 +231,7 @@ class OrderedStats:
         # Forgotten down to the newest ``dedup_keep`` once a quarter more are held, as they are
         # applied: a release of a whole instant added its 148,000 ids at once before.
         limit = self.dedup_keep + self.dedup_keep // 4
+        keep_ids = self.dedup_keep > 0
         for i in range(len(released)):
             action, tag = released[i]
             released[i] = None  # type: ignore[call-overload]  # applied: nothing holds it any more
@@ -233,7 +240,7 @@ class OrderedStats:
             yield engine.advance_rows(action["EventTime"])
             yield engine.on_action_rows(action, action["EventTime"])
             tags.append(tag)
-            action_id = action.get("ActionID")
+            action_id = action.get("ActionID") if keep_ids else None
             if action_id is not None:
                 self._waiting_ids.discard(action_id)
                 self.applied_ids[action_id] = action["EventTime"]

@@ -72,10 +72,28 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _pss_bytes(pid: int) -> int:
+    """The process's proportional share of resident memory (``Pss``: a page shared by n processes
+    counts 1/n in each), or 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of the process and all its descendants together (``VmRSS``), now: replay
-    with ``--jobs 2`` holds its state in two processes, and their memory adds up."""
-    return sum(_status_bytes(p, "VmRSS:") for p in [pid, *descendants(pid)])
+    """Resident memory of the process and all its descendants together, now: replay with ``--jobs
+    2`` holds its state in two processes, and their memory adds up. With descendants, the sum of
+    their ``Pss``: a forked child shares its parent's pages until either writes them, and adding
+    up ``VmRSS`` would count those twice. Alone, its ``VmRSS``."""
+    children = descendants(pid)
+    if not children:
+        return _status_bytes(pid, "VmRSS:")
+    return sum(_pss_bytes(p) for p in [pid, *children])
 
 
 def cpu_seconds(pid: int) -> float:

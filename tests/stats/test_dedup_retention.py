@@ -76,3 +76,38 @@ def test_one_release_of_many_actions_forgets_as_it_applies() -> None:
         held = max(held, len(stats.applied_ids))
     assert stats.repeats == 0 and 100 <= len(stats.applied_ids) <= 125 and held <= 125
     assert list(stats.applied_ids)[-1] == "id-449" and "id-0" not in stats.applied_ids
+
+
+def test_with_nothing_kept_no_id_is_held_and_a_repeat_counts_again() -> None:
+    """``dedup_keep=0`` is replay's: its own core makes each action once, so it keeps no ids (they
+    were megabytes at scale); what the same action pushed twice does then is count twice."""
+    stats = OrderedStats(load_config(None), window_ms=0, dedup_keep=0)
+    actions = day_then_jump(stats, 300)
+    assert not stats.applied_ids and not stats._waiting_ids
+    before = stats.engine.export_state()
+    stats.push(dict(actions[-1]))
+    stats.release_to(actions[-1]["EventTime"])
+    assert stats.repeats == 0 and stats.engine.export_state() != before
+
+
+def test_replay_keeps_no_action_ids(tmp_path, monkeypatch) -> None:
+    """Replay's stage 3, in its process or its child (``pipeline.stats.child``), keeps none: a stage
+    built otherwise fails the replay."""
+    from pipeline import replay
+    from pipeline.cli import main
+    from pipeline.stats import child
+    from tests.golden import scenario
+
+    class KeepsNone(OrderedStats):
+        def __init__(self, *args, dedup_keep: int = 100_000, **kwargs) -> None:
+            if dedup_keep:
+                raise AssertionError(f"replay's stage 3 keeps {dedup_keep} ids")
+            super().__init__(*args, dedup_keep=dedup_keep, **kwargs)
+
+    monkeypatch.setattr(replay, "OrderedStats", KeepsNone)
+    monkeypatch.setattr(child, "OrderedStats", KeepsNone)  # the forked child inherits it
+    events = scenario("routed-emails.events.jsonl")
+    for jobs in ("1", "2"):
+        out = tmp_path / f"s{jobs}.jsonl"
+        assert main(["replay", str(events), "--stats-out", str(out), "--jobs", jobs, "--quiet"]) == 0
+        assert out.read_bytes().count(b"\n") > 10
