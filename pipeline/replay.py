@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipeline import collector
 from pipeline.core.driver import CoreDriver
@@ -148,43 +148,29 @@ def _replay(
     source: Iterable[tuple[int, bytes | dict]],
     config: Config,
     *,
-    until_ms: int | None,
-    on_action: Sink | None,
     on_stat: Sink | None,
-    on_dead_letter: Sink | None,
-    source_name: str,
-    progress: Callable[[int], None] | None,
-    future_tolerance_ms: int | None,
-    wall_ms: int | None,
-    on_late: Sink | None,
     stats_partitions: int,
     merge_partitions: int,
     interleave: random.Random | None,
     window_ms: int,
     stats_path: Path | None,
+    **flow: Any,
 ) -> ReplaySummary:
-    """:func:`replay` under the collector thresholds set there."""
+    """:func:`replay` under the collector thresholds set there: stage 3 chosen, the rest of the
+    arguments (``flow``) are :func:`_run`'s."""
     if stats_path is not None:
         started = time.perf_counter()
         with StatsInChild(config, window_ms, stats_path) as child:
-            summary = _run(source, config, child, until_ms=until_ms, on_action=on_action, on_stat=None,
-                           on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
-                           future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
-                           window_ms=window_ms)
+            summary = _run(source, config, child, on_stat=None, window_ms=window_ms, **flow)
             summary.stats = child.close()
         summary.seconds = time.perf_counter() - started  # until the child has written its last record
         return summary
     stage3: OrderedStats | PartitionedStats | None = None
     if on_stat is not None and (stats_partitions > 1 or interleave is not None):
-        stage3 = PartitionedStats(
-            config, stats_partitions, merge_partitions, window_ms, interleave
-        )
+        stage3 = PartitionedStats(config, stats_partitions, merge_partitions, window_ms, interleave)
     elif on_stat is not None:
         stage3 = OrderedStats(config, window_ms, dedup_keep=0)  # its own actions, each once
-    return _run(source, config, stage3, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
-                on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
-                future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
-                window_ms=window_ms)
+    return _run(source, config, stage3, on_stat=on_stat, window_ms=window_ms, **flow)
 
 
 def _run(

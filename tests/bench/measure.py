@@ -36,19 +36,17 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def _vm_hwm_bytes(pid: int) -> int:
     """The process's high-water mark of resident memory (``VmHWM``), or 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _status_bytes(pid, "VmHWM:")
 
 
 def _status_bytes(pid: int, field: str) -> int:
+    """One ``/proc/<pid>/status`` field in kB, as bytes (``VmHWM:``, ``VmRSS:``); 0 once it is gone."""
+    return _proc_kb(f"/proc/{pid}/status", field)
+
+
+def _proc_kb(path: str, field: str) -> int:
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(path) as fh:
             for line in fh:
                 if line.startswith(field):
                     return int(line.split()[1]) * 1024
@@ -75,14 +73,7 @@ def descendants(pid: int) -> list[int]:
 def _pss_bytes(pid: int) -> int:
     """The process's proportional share of resident memory (``Pss``: a page shared by n processes
     counts 1/n in each), or 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def tree_rss_bytes(pid: int) -> int:
