@@ -114,9 +114,9 @@ def replay(
     merge_partitions: int = 1,
     interleave: random.Random | None = None,
     window_ms: int = DEFAULT_WINDOW_MS,
-    stats_path: Path | None = None,
+    stats_file: IO[bytes] | None = None,
 ) -> ReplaySummary:
-    """Run events through the core (and the statistics when ``on_stat`` or ``stats_path`` is given).
+    """Run events through the core (and the statistics when ``on_stat`` or ``stats_file`` is given).
 
     An event more than ``future_tolerance_ms`` ahead of ``wall_ms`` (the command passes the time it
     started) is dead-lettered ``future-time`` (``pipeline.records.future``); ``None`` for either
@@ -130,18 +130,18 @@ def replay(
     ``window_ms`` is stage 2's reorder window (``--reorder-window``; the worker's option of that
     name): the records are the worker's only when both are given the same window.
 
-    ``stats_path`` (instead of ``on_stat``): the statistics run in a child process that writes their
-    JSON lines there (``pipeline.stats.child``), the same file one process writes, made on a second
-    core. Stage 3's late records are then not reported (stage 2's are).
+    ``stats_file`` (instead of ``on_stat``, an open file): the statistics run in a child process
+    that writes their JSON lines to it (``pipeline.stats.child``), the same file one process writes,
+    made on a second core. Stage 3's late records are then not reported (stage 2's are).
     """
-    if stats_path is not None and (on_stat is not None or stats_partitions > 1 or interleave is not None):
-        raise ValueError("stats_path runs the statistics whole in a child: not with on_stat or partitions")
+    if stats_file is not None and (on_stat is not None or stats_partitions > 1 or interleave is not None):
+        raise ValueError("stats_file runs the statistics whole in a child: not with on_stat or partitions")
     with collector.tuned():  # the state is large: collect rarely (``pipeline.collector``)
         return _replay(source, config, until_ms=until_ms, on_action=on_action, on_stat=on_stat,
                        on_dead_letter=on_dead_letter, source_name=source_name, progress=progress,
                        future_tolerance_ms=future_tolerance_ms, wall_ms=wall_ms, on_late=on_late,
                        stats_partitions=stats_partitions, merge_partitions=merge_partitions,
-                       interleave=interleave, window_ms=window_ms, stats_path=stats_path)
+                       interleave=interleave, window_ms=window_ms, stats_file=stats_file)
 
 
 def _replay(
@@ -153,14 +153,14 @@ def _replay(
     merge_partitions: int,
     interleave: random.Random | None,
     window_ms: int,
-    stats_path: Path | None,
+    stats_file: IO[bytes] | None,
     **flow: Any,
 ) -> ReplaySummary:
     """:func:`replay` under the collector thresholds set there: stage 3 chosen, the rest of the
     arguments (``flow``) are :func:`_run`'s."""
-    if stats_path is not None:
+    if stats_file is not None:
         started = time.perf_counter()
-        with StatsInChild(config, window_ms, stats_path) as child:
+        with StatsInChild(config, window_ms, stats_file) as child:
             summary = _run(source, config, child, on_stat=None, window_ms=window_ms, **flow)
             summary.stats = child.close()
         summary.seconds = time.perf_counter() - started  # until the child has written its last record
@@ -437,8 +437,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"mediastat replay: {exc.reason}", file=sys.stderr)
             return 2
     in_child = _stats_in_child(args)
-    outs = [_open_out(p) for p in (args.actions_out, None if in_child else args.stats_out,
-                                   args.dead_letters_out)]
+    outs = [_open_out(p) for p in (args.actions_out, args.stats_out, args.dead_letters_out)]
     actions_fh, stats_fh, dead_fh = outs
     late_fh = _open_out(getattr(args, "late_out", None))
     outs.append(late_fh)
@@ -469,7 +468,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             until_ms=until_ms,
             on_action=_writer(actions_fh),
-            on_stat=StatLineSink(stats_fh) if stats_fh is not None else None,
+            on_stat=StatLineSink(stats_fh) if stats_fh is not None and not in_child else None,
             on_dead_letter=dead_sink,
             source_name=str(args.events),
             progress=bar.update if bar is not None else None,
@@ -479,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
             stats_partitions=stats_partitions,
             merge_partitions=getattr(args, "merge_partitions", 1),
             window_ms=getattr(args, "reorder_window", DEFAULT_WINDOW_MS),
-            stats_path=args.stats_out if in_child else None,
+            stats_file=stats_fh if in_child else None,
         )
     except OSError as exc:
         print(f"mediastat replay: cannot read {args.events}: {exc}", file=sys.stderr)

@@ -5,7 +5,8 @@ writing its records (34 per event on a busy day), and the rest making the action
 thread of Python. The engine needs nothing from the actions' side but the sequence of calls the
 single process makes — push each action, release to each watermark, flush, finals — so the parent
 sends exactly that sequence through a pipe, in messages of :data:`SEND_EVERY` calls, and the child
-runs :class:`~pipeline.stats.ordered.OrderedStats` on it and writes the statistics file itself.
+runs :class:`~pipeline.stats.ordered.OrderedStats` on it and writes the statistics file itself
+(opened by the parent, inherited; the parent closes its copy at once, its buffer still empty).
 The child sees the calls in the same order, so it writes the same file, byte for byte, as one
 process does (``tests/stats/test_child.py``). A full pipe blocks the parent: the actions never run
 more than a pipe's worth ahead of the statistics.
@@ -22,8 +23,7 @@ import traceback
 from collections.abc import Iterable
 from functools import partial
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.stats.config import Config
 from pipeline.stats.ordered import OrderedStats
@@ -35,8 +35,6 @@ __all__ = ["SEND_EVERY", "ChildFailed", "StatsInChild", "available"]
 SEND_EVERY = 512
 
 _PUSH, _RELEASE, _FLUSH, _FINALS, _END = range(5)
-#: Bytes of the child's output buffer (the same as replay's own output files).
-_OUT_BUFFER = 1 << 20
 
 
 def available() -> bool:
@@ -49,21 +47,22 @@ class ChildFailed(RuntimeError):
 
 
 class StatsInChild:
-    """The four calls replay makes to stage 3, forwarded to a child that writes ``path``.
+    """The four calls replay makes to stage 3, forwarded to a child that writes to ``out``.
 
     Each call returns no records (the child writes them); :meth:`close` ends the child and returns
     how many records it wrote. Use as a context manager so that a failing parent stops the child.
     """
 
-    def __init__(self, config: Config, window_ms: int, path: Path) -> None:
+    def __init__(self, config: Config, window_ms: int, out: IO[bytes]) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child_end = context.Pipe(duplex=True)
         self._process = context.Process(
-            target=_serve, args=(child_end, config, window_ms, Path(path)), name="mediastat-stats",
-            daemon=True,
+            target=_serve, args=(child_end, config, window_ms, out), name="mediastat-stats", daemon=True,
         )
+        out.flush()  # nothing of the parent's may reach the file after the child's records
         self._process.start()
         child_end.close()
+        out.close()  # the child's now
         self._calls: list[tuple[int, Any]] = []
 
     def __enter__(self) -> StatsInChild:
@@ -139,16 +138,15 @@ class StatsInChild:
         return ChildFailed(f"the statistics process ended without a result (exit code {code})")
 
 
-def _serve(conn: Connection, config: Config, window_ms: int, path: Path) -> None:
+def _serve(conn: Connection, config: Config, window_ms: int, out: IO[bytes]) -> None:
     """The child: apply the calls in order, write their records, answer with the count."""
     try:
         stats = OrderedStats(config, window_ms, dedup_keep=0)  # replay's actions, each once
         ops = (stats.iter_push_batches, stats.iter_release_to_batches,
                lambda _arg: stats.iter_flush_batches(), stats.iter_finals_batches)
         written = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb", buffering=_OUT_BUFFER) as fh:
-            write = partial(write_lines, fh.write)
+        with out:
+            write = partial(write_lines, out.write)
             ended = False
             while not ended:
                 for op, arg in conn.recv():

@@ -81,7 +81,7 @@ def test_a_failure_in_the_child_is_reported_with_its_traceback(
 def test_a_child_killed_midway_fails_the_replay_with_its_exit_code(day: tuple[Path, Path],
                                                                     tmp_path: Path) -> None:
     events, config = day
-    stats = child.StatsInChild(load_config(config), 2000, tmp_path / "s.jsonl")
+    stats = child.StatsInChild(load_config(config), 2000, (tmp_path / "s.jsonl").open("wb"))
     with stats:
         os.kill(stats._process.pid, signal.SIGKILL)
         stats._process.join()
