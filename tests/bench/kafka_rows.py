@@ -338,7 +338,13 @@ def worker_on_day(
 
 
 def row_worker(events_path: Path, config_path: Path, described: str, cap_s: float) -> list[dict]:
+    """The worker on the day, then the same day's computation alone (``mediastat replay --jobs 1``:
+    the same core and statistics, no Kafka) beside it: what one worker process could do at most on
+    this machine, and how much of it the worker reaches."""
+    from tests.bench.rows import replay_once  # rows imports this module lazily
+
     got = worker_on_day(events_path, config_path, cap_s=cap_s)
+    alone = replay_once(events_path, config_path, statistics=True, jobs=1)
     done = got["actions"] / max(got["expected_actions"], 1)
     rate = got["events"] * min(done, 1.0) / got["seconds"]
     note = f"{got['actions']:,} actions, {got['statistics']:,} statistic records"
@@ -360,6 +366,25 @@ def row_worker(events_path: Path, config_path: Path, described: str, cap_s: floa
             "what": "that worker's CPU time (user + system) per 1,000 events, fed to idle",
             "value": 1000 * got["cpu_s"] / max(got["events"] * min(done, 1.0), 1),
             "unit": "s",
+        },
+        {
+            "key": "worker.compute_events_per_s",
+            "what": "the same day computed alone: replay, one process, starter statistics, no Kafka "
+                    "(the most one worker process could do here)",
+            "value": got["events"] / alone.seconds,
+            "unit": "events/s",
+        },
+        {
+            "key": "worker.compute_cpu",
+            "what": "its CPU time per 1,000 events",
+            "value": 1000 * alone.cpu_s / max(got["events"], 1),
+            "unit": "s",
+        },
+        {
+            "key": "worker.vs_compute",
+            "what": "worker / the same day computed alone",
+            "value": rate * alone.seconds / got["events"],
+            "unit": "×",
         },
     ]
 
@@ -456,9 +481,11 @@ def row_faust_bare(events_path: Path, described: str, cap_s: float) -> list[dict
             wait_until(lambda: reader.counts[out_topic] > 0, READY_TIMEOUT_S, alive, "answer to the probe")
             base = reader.counts[out_topic]
             base_records = len(reader.records)
+            cpu_before = cpu_seconds(proc.pid)
             started = time.time()
             produce_all(prod, in_topic, encoded)
             wait_until(lambda: reader.counts[out_topic] - base >= len(encoded), cap_s, alive, "every output")
+            cpu = cpu_seconds(proc.pid) - cpu_before
             outputs = reader.records[base_records:]
         finally:
             stop(proc)
@@ -470,7 +497,13 @@ def row_faust_bare(events_path: Path, described: str, cap_s: float) -> list[dict
             "what": f"bare faust agent: consume, one RocksDB write, one send per event ({described})",
             "value": len(encoded) / max(ended - started, 1e-3),
             "unit": "events/s",
-        }
+        },
+        {
+            "key": "faust-bare.cpu",
+            "what": "its CPU time (user + system) per 1,000 events",
+            "value": 1000 * cpu / len(encoded),
+            "unit": "s",
+        },
     ]
 
 

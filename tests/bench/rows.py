@@ -79,19 +79,32 @@ REPLAY_CHILD = """
 import json, sys, time
 from pipeline.cli import main
 args = sys.argv[1:]
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 code = main(args)
-print(json.dumps({"seconds": time.perf_counter() - started, "code": code}))
+print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu, "code": code}))
 """
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """One ``mediastat replay`` in a child: seconds in the command, its peak RSS (bytes, every
+    process of it), and the CPU seconds of the command's own process (with ``jobs=1``, all of its
+    work; not the statistics child's otherwise)."""
+
+    seconds: float
+    peak_rss: int
+    cpu_s: float
+
+
 def replay_once(
-    events: Path, config: Path, *, statistics: bool, timeout_s: float = 1800
-) -> tuple[float, int]:
-    """``mediastat replay`` in a child: (seconds in the command, peak RSS in bytes)."""
+    events: Path, config: Path, *, statistics: bool, jobs: int | None = None, timeout_s: float = 1800
+) -> Replayed:
+    """``mediastat replay`` in a child (``jobs``: its ``--jobs``, else its default)."""
     args = ["replay", str(events), "--config", str(config), "--actions-out", os.devnull, "--quiet"]
     if statistics:
         args += ["--stats-out", os.devnull]
+    if jobs is not None:
+        args += ["--jobs", str(jobs)]
     with tempfile.TemporaryFile() as out_fh, tempfile.TemporaryFile() as err_fh:
         # Files, not pipes: the child is reaped by wait4 while nobody reads, so a pipe could fill.
         proc = subprocess.Popen(
@@ -108,15 +121,16 @@ def replay_once(
     result = json.loads(out.strip().splitlines()[-1])
     if result["code"]:
         raise RuntimeError(f"mediastat replay returned {result['code']}: {err.strip()[-300:]}")
-    return result["seconds"], ended.peak_rss
+    return Replayed(result["seconds"], ended.peak_rss, result["cpu"])
 
 
 def row_replay(name: str, day: Day, cache: Path, rss_key: str | None = None) -> list[dict]:
     """Actions only and starter statistics on one day, side by side; their ratio; peak RSS."""
     events, config = events_file(day, cache), config_file(cache)
     n = count_lines(events)
-    actions_s, _ = replay_once(events, config, statistics=False)
-    stats_s, peak = replay_once(events, config, statistics=True)
+    actions_s = replay_once(events, config, statistics=False).seconds
+    stats = replay_once(events, config, statistics=True)
+    stats_s, peak = stats.seconds, stats.peak_rss
     figures = [
         {
             "key": f"{name}.actions",
@@ -147,7 +161,8 @@ def row_replay(name: str, day: Day, cache: Path, rss_key: str | None = None) -> 
 def row_rss_replay(key: str, day: Day, cache: Path) -> list[dict]:
     events, config = events_file(day, cache), config_file(cache)
     n = count_lines(events)
-    seconds, peak = replay_once(events, config, statistics=True)
+    replayed = replay_once(events, config, statistics=True)
+    seconds, peak = replayed.seconds, replayed.peak_rss
     return [
         {
             "key": key,

@@ -89,3 +89,16 @@ def test_cpu_seconds_count_a_childs_work_not_its_waiting() -> None:
         proc.kill()
         proc.wait()
     assert cpu_seconds(proc.pid) == 0.0  # gone
+
+
+def test_replay_once_gives_the_commands_cpu_time_beside_its_time(tmp_path) -> None:
+    """The worker row sets the worker's CPU per event beside this figure of replay in one process."""
+    from tests.bench.days import Day, config_file, events_file
+    from tests.bench.rows import replay_once
+
+    events, config = events_file(Day(10, 0.1, 100), tmp_path), config_file(tmp_path)
+    one = replay_once(events, config, statistics=True, jobs=1)
+    assert one.cpu_s > 0
+    # one process: its CPU time cannot exceed the time the command ran (plus a clock tick)
+    assert one.cpu_s <= one.seconds + 0.02
+    assert one.peak_rss > 10 * MiB

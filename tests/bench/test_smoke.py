@@ -79,4 +79,5 @@ def test_quick_broker_rows(tmp_path: Path, kafka_bootstrap: str) -> None:
     for key in ("| faust-bare |", "| kafka-loop |", "| worker |", "| latency |"):
         assert key in text
     assert "worker / bare faust agent" in text
+    assert "worker / the same day computed alone" in text
     assert text.count("p99") == 2
