@@ -38,7 +38,7 @@ from pipeline.records.validation import parse_json_line, validate_event
 from pipeline.replay import replay
 from pipeline.stats.config import load_config
 from tests.bench.matching import COUNTERS, action_latencies, statistic_latencies
-from tests.bench.measure import REPO, PeakRss, cpu_seconds, percentile
+from tests.bench.measure import REPO, PeakRss, cpu_seconds, percentile, rss_bytes
 
 READY_TIMEOUT_S = 180.0
 PROBE_TENANT = "bench-probe"
@@ -299,6 +299,7 @@ def worker_on_day(
             time.sleep(1.0)  # the probes' own few actions
             base_actions, base_records = reader.counts[actions_topic], reader.total
             cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+            idle_rss = sum(rss_bytes(p.pid) for p in procs)  # started, answered the probe, nothing fed
             started = time.time()
             produce_all(prod, topic_name("events", prefix), encoded)
             deadline = time.monotonic() + cap_s
@@ -333,6 +334,7 @@ def worker_on_day(
         # every action and every statistic record replay makes from the day: the worker is done
         "complete": seen >= expected and stats_seen >= expected_stats,
         "peak_rss": peak,
+        "idle_rss": idle_rss,
         "cpu_s": cpu,
     }
 
@@ -423,7 +425,14 @@ def row_scale_out(
 def row_worker_rss(
     events_path: Path, config_path: Path, described: str, key: str, cap_s: float
 ) -> list[dict]:
+    """The worker's peak RSS on the day, beside what it is made of: the worker's own RSS before the
+    day (interpreter, faust, the Kafka clients, RocksDB) and the peak RSS of the same day's state
+    without Kafka (``mediastat replay --jobs 1``: the same core and statistics in one process)."""
+    from tests.bench.rows import replay_once  # rows imports this module lazily
+
     got = worker_on_day(events_path, config_path, cap_s=cap_s)
+    alone = replay_once(events_path, config_path, statistics=True, jobs=1)
+    base = key.removesuffix(".peak")
     note = (
         "whole day"
         if got["complete"]
@@ -438,7 +447,19 @@ def row_worker_rss(
             "value": got["peak_rss"] / MB,
             "unit": "MB",
             "note": note,
-        }
+        },
+        {
+            "key": f"{base}.idle",
+            "what": "that worker's RSS before the day is fed (started, the probe answered)",
+            "value": got["idle_rss"] / MB,
+            "unit": "MB",
+        },
+        {
+            "key": f"{base}.replay",
+            "what": "peak RSS of the same day computed alone (replay, one process, no Kafka)",
+            "value": alone.peak_rss / MB,
+            "unit": "MB",
+        },
     ]
 
 

@@ -55,6 +55,11 @@ def _proc_kb(path: str, field: str) -> int:
     return 0
 
 
+def rss_bytes(pid: int) -> int:
+    """The process's resident memory now (``VmRSS``), or 0 once it is gone."""
+    return _status_bytes(pid, "VmRSS:")
+
+
 def descendants(pid: int) -> list[int]:
     """The process's children, their children, … (``/proc/<pid>/task/*/children``), now."""
     found, todo = [], [pid]
@@ -83,7 +88,7 @@ def tree_rss_bytes(pid: int) -> int:
     up ``VmRSS`` would count those twice. Alone, its ``VmRSS``."""
     children = descendants(pid)
     if not children:
-        return _status_bytes(pid, "VmRSS:")
+        return rss_bytes(pid)
     return sum(_pss_bytes(p) for p in [pid, *children])
 
 

@@ -102,3 +102,17 @@ def test_replay_once_gives_the_commands_cpu_time_beside_its_time(tmp_path) -> No
     # one process: its CPU time cannot exceed the time the command ran (plus a clock tick)
     assert one.cpu_s <= one.seconds + 0.02
     assert one.peak_rss > 10 * MiB
+
+
+def test_rss_now_of_a_live_process_and_of_one_gone() -> None:
+    from tests.bench.measure import rss_bytes
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    gone = child.pid
+    assert rss_bytes(gone) == 0
+    me = __import__("os").getpid()
+    before = rss_bytes(me)
+    block = b"x" * (64 * MiB)  # written: resident
+    assert rss_bytes(me) >= before + 60 * MiB
+    del block
