@@ -169,7 +169,7 @@ def _replay(
     if on_stat is not None and (stats_partitions > 1 or interleave is not None):
         stage3 = PartitionedStats(config, stats_partitions, merge_partitions, window_ms, interleave)
     elif on_stat is not None:
-        stage3 = OrderedStats(config, window_ms, dedup_keep=0)  # its own actions, each once
+        stage3 = OrderedStats.once_each(config, window_ms)
     return _run(source, config, stage3, on_stat=on_stat, window_ms=window_ms, **flow)
 
 

@@ -141,7 +141,7 @@ class StatsInChild:
 def _serve(conn: Connection, config: Config, window_ms: int, out: IO[bytes]) -> None:
     """The child: apply the calls in order, write their records, answer with the count."""
     try:
-        stats = OrderedStats(config, window_ms, dedup_keep=0)  # replay's actions, each once
+        stats = OrderedStats.once_each(config, window_ms)
         ops = (stats.iter_push_batches, stats.iter_release_to_batches,
                lambda _arg: stats.iter_flush_batches(), stats.iter_finals_batches)
         written = 0

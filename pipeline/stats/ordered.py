@@ -90,6 +90,12 @@ class OrderedStats:
         self.dedup_keep = dedup_keep
         self.pack_above = pack_above
 
+    @classmethod
+    def once_each(cls, config: Config, window_ms: int = DEFAULT_WINDOW_MS) -> OrderedStats:
+        """Replay's stage 3 (in its process or its child, ``pipeline.stats.child``): its actions come
+        from its own core once each, with unique ActionIDs, so it keeps no ids (``dedup_keep=0``)."""
+        return cls(config, window_ms, dedup_keep=0)
+
     def push(self, action: dict, tag: Any = None) -> tuple[list[Any], list[dict]]:
         """Hold one action until a watermark passes it; returns (tags of the actions applied now or
         dropped, statistic records): a repeat is dropped at once, a late action (older than one
